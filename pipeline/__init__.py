@@ -1,0 +1,1 @@
+"""Page -> clean article -> (later) copy cluster -> story cluster. No network, no SQL."""

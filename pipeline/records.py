@@ -1,0 +1,44 @@
+"""Frozen records the pipeline produces for storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article:
+    """One canonical URL's extracted and cleaned article."""
+
+    url: str                           # canonical (rel=canonical honoured where given)
+    final_url: str                     # where the fetch ended, after redirects
+    source: str                        # the configured source's id
+    title: str
+    authors: tuple[str, ...]
+    published_at: datetime | None      # tz-aware UTC; None only when no date was found
+    fetched_at: datetime               # tz-aware UTC
+    language: str | None               # ISO 639-1 where known
+    text: str                          # cleaned body text, paragraphs separated by "\n"
+    content_hash: str                  # sha256 of the normalised text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    """A URL that did not become an article, and why.
+
+    ``stage`` says where it failed; ``reason`` is a short code such as ``http_404``,
+    ``timeout``, ``not_html``, ``robots_disallowed`` (fetch) or ``no_main_text``,
+    ``extraction_error`` (extract).
+    """
+
+    url: str
+    source: str
+    stage: Literal["fetch", "extract"]
+    reason: str
+    detail: str
+    status: int | None
+    at: datetime                       # tz-aware UTC
+
+
+Outcome = Article | Failure

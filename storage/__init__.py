@@ -1,0 +1,1 @@
+"""SQLAlchemy models, sessions, upserts and queries. ORM objects never leave this package."""
