@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from crawler.settings import CrawlSettings
 from crawler.sources import SourceConfig
 from pipeline.settings import PipelineSettings
+from scheduler import SchedulerSettings
 from storage.settings import DatabaseSettings
 
 DEFAULT_CONFIG = Path("newsingest.toml")
@@ -38,6 +39,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

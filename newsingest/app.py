@@ -1,0 +1,38 @@
+"""Builds the long-lived parts (store, extraction pool, ingestor) from the settings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from newsingest.config import Settings
+from newsingest.ingest import Ingestor
+from pipeline.workers import ExtractionPool
+from storage.records import SourceRecord
+from storage.store import Store, open_store
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    settings: Settings
+    store: Store
+    pool: ExtractionPool
+    ingestor: Ingestor
+
+
+@contextmanager
+def open_app(settings: Settings, stop: threading.Event | None = None) -> Iterator[App]:
+    """Open the database (migrating it if allowed), start the workers, close both after."""
+    store = open_store(settings.database)
+    try:
+        store.mark_interrupted_runs()
+        store.sync_sources(
+            SourceRecord(id=s.id, kind=s.kind, url=s.url or (str(s.path) if s.path else None), enabled=s.enabled)
+            for s in settings.sources
+        )
+        with ExtractionPool(settings.pipeline) as pool:
+            yield App(settings, store, pool, Ingestor(settings, store, pool, stop))
+    finally:
+        store.dispose()

@@ -1,0 +1,213 @@
+"""The ``newsingest`` command line: run, crawl, demo, db, status."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar, cast
+
+import click
+from rich.console import Console
+
+from crawler.errors import CrawlerError
+from newsingest.config import ConfigError, Settings, load_settings
+from newsingest.logs import setup_logging
+from storage.errors import StorageError
+
+logger = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn errors a user can cause into one sentence on stderr and exit status 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, StorageError, CrawlerError) as exc:
+            click.echo(f"newsingest: {exc}", err=True)
+            sys.exit(2)
+
+    return cast(F, wrapper)
+
+
+class Context:
+    """What the group options give to every subcommand."""
+
+    def __init__(self, config: Path | None, log_level: str | None) -> None:
+        self.config = config
+        self.log_level = log_level
+
+    def settings(self, *, required: bool = True) -> Settings:
+        settings = load_settings(self.config, required=required)
+        setup_logging(self.log_level or settings.log_level)
+        return settings
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option(
+    "--config", "-c", type=click.Path(path_type=Path), default=None,
+    help="TOML config file (default: ./newsingest.toml).",
+)
+@click.option(
+    "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None, help="Overrides log_level from the config.",
+)
+@click.version_option(package_name="newsingest")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, log_level: str | None) -> None:
+    """newsingest: collect news from feeds on a schedule into a clean corpus."""
+    ctx.obj = Context(config, log_level.upper() if log_level else None)
+
+
+@cli.command()
+@pass_context
+@friendly_errors
+def run(ctx: Context) -> None:
+    """Run the scheduler until Ctrl-C or SIGTERM (the long-running main job)."""
+    from newsingest.app import open_app
+    from scheduler import Scheduler
+
+    settings = ctx.settings()
+    if not settings.sources:
+        raise ConfigError("no sources are configured; add [[sources]] entries to the config file")
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    with open_app(settings, stop) as app:
+        scheduler = Scheduler(settings.sources, app.ingestor, settings.scheduler)
+        scheduler.start()
+        try:
+            scheduler.wait()
+        finally:
+            logger.info("stopping: the current batch is being stored")
+            scheduler.shutdown()
+    logger.info("stopped cleanly")
+
+
+@cli.command()
+@click.argument("source_ids", nargs=-1)
+@pass_context
+@friendly_errors
+def crawl(ctx: Context, source_ids: Sequence[str]) -> None:
+    """One pass over the sources (all, or the SOURCE_IDS given), then a summary."""
+    from newsingest.app import open_app
+    from newsingest.report import print_tables, runs_table
+
+    settings = ctx.settings()
+    sources = [settings.source(i) for i in source_ids] if source_ids else settings.sources
+    if not sources:
+        raise ConfigError("no sources are configured; add [[sources]] entries to the config file")
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    with open_app(settings, stop) as app:
+        reports = app.ingestor.run(sources)
+    print_tables(runs_table(reports, title="Crawl"))
+    if any(r.status == "failed" for r in reports):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Keep the demo's SQLite file here (default: a temporary file).")
+@click.option("--cycles", type=click.IntRange(1, 20), default=2, show_default=True)
+@click.option("--interval", default="2s", show_default=True, help="Each source's cadence.")
+@click.option("--log-level", "demo_log_level", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@friendly_errors
+def demo(db: Path | None, cycles: int, interval: str, demo_log_level: str) -> None:
+    """Serve the bundled newsroom on 127.0.0.1 and ingest it for two cycles."""
+    from newsingest.demo_run import print_demo, run_demo
+
+    setup_logging(demo_log_level.upper())
+    console = Console()
+    console.print("Serving the sample newsroom on 127.0.0.1 and running the scheduler "
+                  f"for {cycles} cycles (feed poll, Scrapy fetch, trafilatura, SQLite)...")
+    result = run_demo(db, cycles=cycles, interval=interval)
+    print_demo(result, console)
+    if db:
+        console.print(f"The corpus is in {db}.")
+    if result.refetched:
+        sys.exit(1)
+
+
+@cli.command()
+@pass_context
+@friendly_errors
+def status(ctx: Context) -> None:
+    """Sources with their documents, failures, health and last run."""
+    from newsingest.report import print_tables, sources_table
+    from storage.store import open_store
+
+    settings = ctx.settings()
+    store = open_store(settings.database)
+    try:
+        print_tables(sources_table(store.source_summaries()))
+    finally:
+        store.dispose()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@pass_context
+@friendly_errors
+def db_upgrade(ctx: Context) -> None:
+    """Apply the schema migrations (Alembic) to the configured database."""
+    from storage.database import create_engine_for
+    from storage.migrate import current_revision, head_revision, upgrade
+
+    settings = ctx.settings(required=False)
+    engine = create_engine_for(settings.database)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        click.echo(f"database schema: {before or 'empty'} -> {head_revision()}")
+    finally:
+        engine.dispose()
+
+
+@db.command("current")
+@pass_context
+@friendly_errors
+def db_current(ctx: Context) -> None:
+    """Print the database's schema revision and the code's."""
+    from storage.database import create_engine_for
+    from storage.migrate import current_revision, head_revision
+
+    settings = ctx.settings(required=False)
+    engine = create_engine_for(settings.database)
+    try:
+        click.echo(f"database: {current_revision(engine) or 'empty'}; code: {head_revision()}")
+    finally:
+        engine.dispose()
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """First SIGINT/SIGTERM: finish the current batch and stop. Second: stop now."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        logger.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="newsingest")

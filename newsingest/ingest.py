@@ -1,0 +1,237 @@
+"""One pass over some sources: discover, skip what is stored, fetch, extract, store.
+
+This is where the rooms meet: the crawler discovers and fetches, the pipeline's
+workers extract, and storage writes each batch in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from crawler.errors import FeedError
+from crawler.feeds import poll_feed
+from crawler.fetch import fetch_pages
+from crawler.records import FeedEntry, FetchedPage, FetchFailure, PageRequest
+from crawler.sources import SourceConfig
+from crawler.urllist import BadLine, read_url_list
+from newsingest.config import Settings
+from pipeline.records import Failure, Outcome
+from pipeline.workers import ExtractionPool
+from storage.records import RunCounts
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+_POLL_THREADS = 8          # feeds are polled in parallel; each poll is one small GET
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True, kw_only=True)
+class RunReport:
+    """What one run over one source did."""
+
+    source: str
+    run_id: int
+    started_at: datetime
+    counts: RunCounts = field(default_factory=RunCounts)
+    status: str = "ok"                 # ok | failed | interrupted
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class Ingestor:
+    """Runs passes over sources with a shared store and extraction pool."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        pool: ExtractionPool,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.pool = pool
+        self.stop = stop or threading.Event()
+
+    def run(self, sources: Sequence[SourceConfig]) -> list[RunReport]:
+        """One pass over ``sources``; every source gets a run row with its counts.
+
+        All sources' new URLs go to one fetcher process, so per-domain politeness
+        holds across sources that share a host.
+        """
+        clock = time.monotonic()
+        reports = {
+            s.id: RunReport(source=s.id, run_id=self.store.start_run(s.id, utcnow()), started_at=utcnow())
+            for s in sources
+        }
+        try:
+            requests = self._discover(sources, reports)
+            if requests and not self.stop.is_set():
+                self._fetch_and_store(requests, reports)
+        except BaseException as exc:
+            # A bug or an interrupt: the runs are closed as failed, then it propagates.
+            for report in reports.values():
+                report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            elapsed = time.monotonic() - clock
+            for report in reports.values():
+                if self.stop.is_set() and report.status == "ok":
+                    report.status = "interrupted"
+                report.seconds = elapsed
+                self.store.finish_run(
+                    report.run_id, report.counts, at=utcnow(), status=report.status, error=report.error
+                )
+                _log_run(report)
+        return list(reports.values())
+
+    # -- discovery ---------------------------------------------------------------
+
+    def _discover(
+        self, sources: Sequence[SourceConfig], reports: dict[str, RunReport]
+    ) -> list[PageRequest]:
+        with ThreadPoolExecutor(max_workers=_POLL_THREADS, thread_name_prefix="poll") as threads:
+            found = dict(zip(
+                [s.id for s in sources],
+                threads.map(lambda s: self._entries(s, reports[s.id]), sources),
+                strict=True,
+            ))
+        requests: list[PageRequest] = []
+        for source in sources:
+            entries = _unique(found[source.id])
+            counts = reports[source.id].counts
+            counts.found = len(entries)
+            skip = self.store.urls_to_skip(e.url for e in entries)
+            fresh = [e for e in entries if e.url not in skip]
+            if source.max_articles is not None:
+                fresh = fresh[: source.max_articles]
+            counts.new = len(fresh)
+            requests += [PageRequest(url=e.url, source=source.id, hint=e) for e in fresh]
+        return requests
+
+    def _entries(self, source: SourceConfig, report: RunReport) -> list[FeedEntry]:
+        if source.kind == "feed":
+            return self._poll(source, report)
+        assert source.path is not None          # the config validator guarantees it
+        entries: list[FeedEntry] = []
+        for item in read_url_list(source.path):
+            if isinstance(item, BadLine):
+                logger.warning("%s line %d: %r is not a URL (%s)", source.path, item.line_no, item.text, item.why)
+                report.counts.failed["bad_url_line"] += 1
+            else:
+                entries.append(item)
+        return entries
+
+    def _poll(self, source: SourceConfig, report: RunReport) -> list[FeedEntry]:
+        assert source.url is not None
+        state = self.store.fetch_state(source.id)
+        try:
+            poll = poll_feed(
+                source.id,
+                source.url,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                settings=self.settings.crawl,
+            )
+        except FeedError as exc:
+            logger.warning("feed %s (%s) failed: %s", source.url, source.id, exc)
+            self.store.record_poll(source.id, at=utcnow(), status=None, error=str(exc))
+            report.counts.failed[f"feed_{exc.reason}"] += 1
+            report.status, report.error = "failed", str(exc)
+            return []
+        self.store.record_poll(
+            source.id,
+            at=utcnow(),
+            status=poll.status,
+            etag=poll.etag,
+            last_modified=poll.last_modified,
+        )
+        logger.debug("feed %s (%s): status %d, %d entries", source.url, source.id, poll.status, len(poll.entries))
+        return list(poll.entries)
+
+    # -- fetch, extract, store ----------------------------------------------------
+
+    def _fetch_and_store(self, requests: list[PageRequest], reports: dict[str, RunReport]) -> None:
+        batch: list[Outcome] = []
+        in_flight: dict[Future[Outcome], FetchedPage] = {}
+        # Enough queued pages to keep every worker busy, few enough to bound memory.
+        max_in_flight = 4 * self.pool.size
+
+        def harvest(block: bool) -> None:
+            if not in_flight:
+                return
+            done, _ = wait(in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            for future in done:
+                batch.append(self.pool.result(in_flight.pop(future), future))
+
+        results = fetch_pages(requests, self.settings.crawl)
+        try:
+            for result in results:
+                if isinstance(result, FetchedPage):
+                    reports[result.source].counts.fetched += 1
+                    in_flight[self.pool.submit(result)] = result
+                else:
+                    batch.append(_fetch_failure(result))
+                harvest(block=len(in_flight) >= max_in_flight)
+                if len(batch) >= self.settings.pipeline.batch_size:
+                    self._save(batch, reports)
+                if self.stop.is_set():
+                    logger.info("stop requested: finishing the current batch")
+                    break
+        finally:
+            results.close()                     # stops the fetcher process if we broke off
+            while in_flight:
+                harvest(block=True)
+            self._save(batch, reports)
+
+    def _save(self, batch: list[Outcome], reports: dict[str, RunReport]) -> None:
+        by_source: dict[str, list[Outcome]] = defaultdict(list)
+        for outcome in batch:
+            by_source[outcome.source].append(outcome)
+        for source, outcomes in by_source.items():
+            reports[source].counts.add(self.store.save_batch(outcomes))
+        batch.clear()
+
+
+def _unique(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+    """Entries with distinct URLs, first one wins."""
+    seen: dict[str, FeedEntry] = {}
+    for entry in entries:
+        seen.setdefault(entry.url, entry)
+    return list(seen.values())
+
+
+def _fetch_failure(failure: FetchFailure) -> Failure:
+    logger.debug("fetch %s (%s): %s %s", failure.url, failure.source, failure.reason, failure.detail)
+    return Failure(
+        url=failure.url,
+        source=failure.source,
+        stage="fetch",
+        reason=failure.reason,
+        detail=failure.detail,
+        status=failure.status,
+        at=failure.fetched_at,
+    )
+
+
+def _log_run(report: RunReport) -> None:
+    c = report.counts
+    failures = ", ".join(f"{reason}={n}" for reason, n in sorted(c.failed.items())) or "none"
+    logger.info(
+        "run source=%s status=%s found=%d new=%d fetched=%d stored=%d updated=%d "
+        "unchanged=%d failed=%d (%s) seconds=%.1f%s",
+        report.source, report.status, c.found, c.new, c.fetched, c.stored, c.updated,
+        c.unchanged, c.failed_total, failures, report.seconds,
+        f" error={report.error!r}" if report.error else "",
+    )
