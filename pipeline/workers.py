@@ -27,7 +27,7 @@ def worker_count(settings: PipelineSettings) -> int:
         return settings.workers
     try:
         return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:            # not on Linux
+    except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
 
 
@@ -57,6 +57,12 @@ class ExtractionPool:
                 initializer=_warm_up,
             )
         return self._executor
+
+    def warm_up(self) -> None:
+        """Start every worker now rather than on the first pages."""
+        pool = self._pool()
+        for future in [pool.submit(_warm_up) for _ in range(self.size)]:
+            future.result()
 
     def submit(self, page: FetchedPage) -> Future[Outcome]:
         """Queue one page for extraction."""
