@@ -36,7 +36,7 @@ class SchedulerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    parallel_runs: int = Field(2, ge=1, le=64)   # each run starts its own fetcher process
+    parallel_runs: int = Field(2, ge=1, le=64)  # each run starts its own fetcher process
 
 
 def trigger_for(source: SourceConfig) -> BaseTrigger:
@@ -55,7 +55,9 @@ def first_run_time(source: SourceConfig, last_started: datetime | None, now: dat
     if last_started is None:
         return now
     if source.cron:
-        due = CronTrigger.from_crontab(source.cron, timezone=UTC).get_next_fire_time(None, last_started)
+        due = CronTrigger.from_crontab(source.cron, timezone=UTC).get_next_fire_time(
+            None, last_started
+        )
     else:
         due = last_started + source.every
     return now if due is None or due <= now else due
@@ -99,7 +101,9 @@ class Scheduler:
                 name=f"source {source.id}",
                 next_run_time=first,
             )
-            logger.info("scheduled source %s (%s), first run %s", source.id, source.kind, first.isoformat())
+            logger.info(
+                "scheduled source %s (%s), first run %s", source.id, source.kind, first.isoformat()
+            )
         self._apscheduler.start()
 
     def wait(self, poll: float = 0.5) -> None:

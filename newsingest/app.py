@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from storage.store import Store, open_store
+
 from newsingest.config import Settings
 from newsingest.ingest import Ingestor
 from pipeline.workers import ExtractionPool
 from storage.records import SourceRecord
-from storage.store import Store, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,12 @@ def open_app(settings: Settings, stop: threading.Event | None = None) -> Iterato
     try:
         store.mark_interrupted_runs()
         store.sync_sources(
-            SourceRecord(id=s.id, kind=s.kind, url=s.url or (str(s.path) if s.path else None), enabled=s.enabled)
+            SourceRecord(
+                id=s.id,
+                kind=s.kind,
+                url=s.url or (str(s.path) if s.path else None),
+                enabled=s.enabled,
+            )
             for s in settings.sources
         )
         with ExtractionPool(settings.pipeline) as pool:

@@ -56,12 +56,17 @@ pass_context = click.make_pass_decorator(Context)
 
 @click.group()
 @click.option(
-    "--config", "-c", type=click.Path(path_type=Path), default=None,
+    "--config",
+    "-c",
+    type=click.Path(path_type=Path),
+    default=None,
     help="TOML config file (default: ./newsingest.toml).",
 )
 @click.option(
-    "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    default=None, help="Overrides log_level from the config.",
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None,
+    help="Overrides log_level from the config.",
 )
 @click.version_option(package_name="newsingest")
 @click.pass_context
@@ -117,12 +122,21 @@ def crawl(ctx: Context, source_ids: Sequence[str]) -> None:
 
 
 @cli.command()
-@click.option("--db", type=click.Path(path_type=Path), default=None,
-              help="Keep the demo's SQLite file here (default: a temporary file).")
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the demo's SQLite file here (default: a temporary file).",
+)
 @click.option("--cycles", type=click.IntRange(1, 20), default=2, show_default=True)
 @click.option("--interval", default="2s", show_default=True, help="Each source's cadence.")
-@click.option("--log-level", "demo_log_level", default="WARNING", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option(
+    "--log-level",
+    "demo_log_level",
+    default="WARNING",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
 @friendly_errors
 def demo(db: Path | None, cycles: int, interval: str, demo_log_level: str) -> None:
     """Serve the bundled newsroom on 127.0.0.1 and ingest it for two cycles."""
@@ -130,8 +144,10 @@ def demo(db: Path | None, cycles: int, interval: str, demo_log_level: str) -> No
 
     setup_logging(demo_log_level.upper())
     console = Console()
-    console.print("Serving the sample newsroom on 127.0.0.1 and running the scheduler "
-                  f"for {cycles} cycles (feed poll, Scrapy fetch, trafilatura, SQLite)...")
+    console.print(
+        "Serving the sample newsroom on 127.0.0.1 and running the scheduler "
+        f"for {cycles} cycles (feed poll, Scrapy fetch, trafilatura, SQLite)..."
+    )
     result = run_demo(db, cycles=cycles, interval=interval)
     print_demo(result, console)
     if db:
@@ -145,8 +161,9 @@ def demo(db: Path | None, cycles: int, interval: str, demo_log_level: str) -> No
 @friendly_errors
 def status(ctx: Context) -> None:
     """Sources with their documents, failures, health and last run."""
-    from newsingest.report import print_tables, sources_table
     from storage.store import open_store
+
+    from newsingest.report import print_tables, sources_table
 
     settings = ctx.settings()
     store = open_store(settings.database)

@@ -126,7 +126,7 @@ def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
                 if item < len(sources) and isinstance(sources[item], dict):
                     name = str(sources[item].get("id", ""))
             parts[-1] += f"[{name!r}]" if name else f"[{item}]"
-        elif i == 0 or not str(item)[0].isupper():   # skip pydantic's union tags
+        elif i == 0 or not str(item)[0].isupper():  # skip pydantic's union tags
             parts.append(str(item))
     return ".".join(parts) or "(top level)"
 

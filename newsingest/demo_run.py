@@ -51,7 +51,12 @@ def demo_settings(newsroom: Newsroom, database: Path, interval: str) -> Settings
             "database": {"url": f"sqlite:///{database}"},
             # Every publisher shares one host here, so per-domain limits apply to all
             # of them together; on a real crawl they would be separate domains.
-            "crawl": {"delay": 0.0, "autothrottle": False, "concurrency_per_domain": 8, "timeout": 10},
+            "crawl": {
+                "delay": 0.0,
+                "autothrottle": False,
+                "concurrency_per_domain": 8,
+                "timeout": 10,
+            },
             "sources": [
                 {"id": publisher, "kind": "feed", "url": url, "interval": interval}
                 for publisher, url in newsroom.feed_urls().items()

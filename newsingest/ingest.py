@@ -15,9 +15,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from crawler.fetch import fetch_pages
+from storage.store import Store
+
 from crawler.errors import FeedError
 from crawler.feeds import poll_feed
-from crawler.fetch import fetch_pages
 from crawler.records import FeedEntry, FetchedPage, FetchFailure, PageRequest
 from crawler.sources import SourceConfig
 from crawler.urllist import BadLine, read_url_list
@@ -25,11 +27,10 @@ from newsingest.config import Settings
 from pipeline.records import Failure, Outcome
 from pipeline.workers import ExtractionPool
 from storage.records import RunCounts
-from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
-_POLL_THREADS = 8          # feeds are polled in parallel; each poll is one small GET
+_POLL_THREADS = 8  # feeds are polled in parallel; each poll is one small GET
 
 
 def utcnow() -> datetime:
@@ -44,7 +45,7 @@ class RunReport:
     run_id: int
     started_at: datetime
     counts: RunCounts = field(default_factory=RunCounts)
-    status: str = "ok"                 # ok | failed | interrupted
+    status: str = "ok"  # ok | failed | interrupted
     error: str | None = None
     seconds: float = 0.0
 
@@ -72,7 +73,9 @@ class Ingestor:
         """
         clock = time.monotonic()
         reports = {
-            s.id: RunReport(source=s.id, run_id=self.store.start_run(s.id, utcnow()), started_at=utcnow())
+            s.id: RunReport(
+                source=s.id, run_id=self.store.start_run(s.id, utcnow()), started_at=utcnow()
+            )
             for s in sources
         }
         try:
@@ -91,7 +94,11 @@ class Ingestor:
                     report.status = "interrupted"
                 report.seconds = elapsed
                 self.store.finish_run(
-                    report.run_id, report.counts, at=utcnow(), status=report.status, error=report.error
+                    report.run_id,
+                    report.counts,
+                    at=utcnow(),
+                    status=report.status,
+                    error=report.error,
                 )
                 _log_run(report)
         return list(reports.values())
@@ -102,11 +109,13 @@ class Ingestor:
         self, sources: Sequence[SourceConfig], reports: dict[str, RunReport]
     ) -> list[PageRequest]:
         with ThreadPoolExecutor(max_workers=_POLL_THREADS, thread_name_prefix="poll") as threads:
-            found = dict(zip(
-                [s.id for s in sources],
-                threads.map(lambda s: self._entries(s, reports[s.id]), sources),
-                strict=True,
-            ))
+            found = dict(
+                zip(
+                    [s.id for s in sources],
+                    threads.map(lambda s: self._entries(s, reports[s.id]), sources),
+                    strict=True,
+                )
+            )
         requests: list[PageRequest] = []
         for source in sources:
             entries = _unique(found[source.id])
@@ -123,11 +132,17 @@ class Ingestor:
     def _entries(self, source: SourceConfig, report: RunReport) -> list[FeedEntry]:
         if source.kind == "feed":
             return self._poll(source, report)
-        assert source.path is not None          # the config validator guarantees it
+        assert source.path is not None  # the config validator guarantees it
         entries: list[FeedEntry] = []
         for item in read_url_list(source.path):
             if isinstance(item, BadLine):
-                logger.warning("%s line %d: %r is not a URL (%s)", source.path, item.line_no, item.text, item.why)
+                logger.warning(
+                    "%s line %d: %r is not a URL (%s)",
+                    source.path,
+                    item.line_no,
+                    item.text,
+                    item.why,
+                )
                 report.counts.failed["bad_url_line"] += 1
             else:
                 entries.append(item)
@@ -157,7 +172,13 @@ class Ingestor:
             etag=poll.etag,
             last_modified=poll.last_modified,
         )
-        logger.debug("feed %s (%s): status %d, %d entries", source.url, source.id, poll.status, len(poll.entries))
+        logger.debug(
+            "feed %s (%s): status %d, %d entries",
+            source.url,
+            source.id,
+            poll.status,
+            len(poll.entries),
+        )
         return list(poll.entries)
 
     # -- fetch, extract, store ----------------------------------------------------
@@ -190,7 +211,7 @@ class Ingestor:
                     logger.info("stop requested: finishing the current batch")
                     break
         finally:
-            results.close()                     # stops the fetcher process if we broke off
+            results.close()  # stops the fetcher process if we broke off
             while in_flight:
                 harvest(block=True)
             self._save(batch, reports)
@@ -213,7 +234,9 @@ def _unique(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
 
 
 def _fetch_failure(failure: FetchFailure) -> Failure:
-    logger.debug("fetch %s (%s): %s %s", failure.url, failure.source, failure.reason, failure.detail)
+    logger.debug(
+        "fetch %s (%s): %s %s", failure.url, failure.source, failure.reason, failure.detail
+    )
     return Failure(
         url=failure.url,
         source=failure.source,
@@ -231,7 +254,16 @@ def _log_run(report: RunReport) -> None:
     logger.info(
         "run source=%s status=%s found=%d new=%d fetched=%d stored=%d updated=%d "
         "unchanged=%d failed=%d (%s) seconds=%.1f%s",
-        report.source, report.status, c.found, c.new, c.fetched, c.stored, c.updated,
-        c.unchanged, c.failed_total, failures, report.seconds,
+        report.source,
+        report.status,
+        c.found,
+        c.new,
+        c.fetched,
+        c.stored,
+        c.updated,
+        c.unchanged,
+        c.failed_total,
+        failures,
+        report.seconds,
         f" error={report.error!r}" if report.error else "",
     )

@@ -6,7 +6,16 @@ import logging
 import sys
 
 # Scrapy and Twisted talk a lot at INFO; the run summary lines are ours.
-_QUIET = ("scrapy", "twisted", "apscheduler.scheduler", "apscheduler.executors", "httpx", "trafilatura", "htmldate", "filelock")
+_QUIET = (
+    "scrapy",
+    "twisted",
+    "apscheduler.scheduler",
+    "apscheduler.executors",
+    "httpx",
+    "trafilatura",
+    "htmldate",
+    "filelock",
+)
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -31,8 +31,16 @@ def runs_table(reports: Sequence[RunReport], title: str = "Runs") -> Table:
     for r in reports:
         c = r.counts
         table.add_row(
-            r.source, r.status, str(c.found), str(c.new), str(c.fetched), str(c.stored),
-            str(c.updated), str(c.unchanged), _reasons(c.failed), f"{r.seconds:.1f}",
+            r.source,
+            r.status,
+            str(c.found),
+            str(c.new),
+            str(c.fetched),
+            str(c.stored),
+            str(c.updated),
+            str(c.unchanged),
+            _reasons(c.failed),
+            f"{r.seconds:.1f}",
         )
     return table
 
@@ -42,13 +50,30 @@ def sources_table(
 ) -> Table:
     """One row per source: documents, failures by reason, health, last and next run."""
     table = Table(title="Sources")
-    for column in ("source", "kind", "documents", "failed URLs (by reason)", "health", "last run", "next run", "last error"):
+    for column in (
+        "source",
+        "kind",
+        "documents",
+        "failed URLs (by reason)",
+        "health",
+        "last run",
+        "next run",
+        "last error",
+    ):
         table.add_column(column)
     for s in summaries:
-        health = "ok" if s.state.consecutive_failures == 0 else f"failing x{s.state.consecutive_failures}"
+        health = (
+            "ok"
+            if s.state.consecutive_failures == 0
+            else f"failing x{s.state.consecutive_failures}"
+        )
         last = s.last_run
         table.add_row(
-            s.source, s.kind, str(s.documents), _reasons(s.failures), health,
+            s.source,
+            s.kind,
+            str(s.documents),
+            _reasons(s.failures),
+            health,
             f"{_when(last.started_at)} ({last.status})" if last else "-",
             _when((next_runs or {}).get(s.source)),
             (s.state.last_error or "-")[:80],

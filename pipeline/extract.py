@@ -65,7 +65,9 @@ def extract_article(page: FetchedPage, settings: PipelineSettings) -> Article | 
     text = normalise_text(document.text or "") if document is not None else ""
     if len(text) < settings.min_text_chars:
         return _failure(
-            page, "no_main_text", f"{len(text)} characters of main text (< {settings.min_text_chars})"
+            page,
+            "no_main_text",
+            f"{len(text)} characters of main text (< {settings.min_text_chars})",
         )
     found = PageMetadata(
         title=_clean(document.title),
@@ -92,7 +94,7 @@ def decode_body(body: bytes, encoding: str | None) -> str:
     """Decode with the encoding the fetcher detected; undecodable bytes become U+FFFD."""
     try:
         return body.decode(encoding or "utf-8", errors="replace")
-    except LookupError:            # an encoding name Python does not know
+    except LookupError:  # an encoding name Python does not know
         return body.decode("utf-8", errors="replace")
 
 

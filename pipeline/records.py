@@ -11,16 +11,16 @@ from typing import Literal
 class Article:
     """One canonical URL's extracted and cleaned article."""
 
-    url: str                           # canonical (rel=canonical honoured where given)
-    final_url: str                     # where the fetch ended, after redirects
-    source: str                        # the configured source's id
+    url: str  # canonical (rel=canonical honoured where given)
+    final_url: str  # where the fetch ended, after redirects
+    source: str  # the configured source's id
     title: str
     authors: tuple[str, ...]
-    published_at: datetime | None      # tz-aware UTC; None only when no date was found
-    fetched_at: datetime               # tz-aware UTC
-    language: str | None               # ISO 639-1 where known
-    text: str                          # cleaned body text, paragraphs separated by "\n"
-    content_hash: str                  # sha256 of the normalised text
+    published_at: datetime | None  # tz-aware UTC; None only when no date was found
+    fetched_at: datetime  # tz-aware UTC
+    language: str | None  # ISO 639-1 where known
+    text: str  # cleaned body text, paragraphs separated by "\n"
+    content_hash: str  # sha256 of the normalised text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,7 +38,7 @@ class Failure:
     reason: str
     detail: str
     status: int | None
-    at: datetime                       # tz-aware UTC
+    at: datetime  # tz-aware UTC
 
 
 Outcome = Article | Failure
