@@ -12,6 +12,10 @@ What goes in:
   from each of several stories (same event, different outlets), plus two from the
   look-alike event of topic 1, so story clustering has something to keep apart.
 
+Each article: slug, title, paragraphs, author, published_at (ISO 8601 UTC),
+publishers (ids; several = syndicated word for word), story, seed, plus section
+(the site section it is filed under) and origin (the upstream file or ECB+ id).
+
 What was invented for the demo (and is said so here rather than in the data):
 - the seeds' headlines (the seed files carry no headline) and the headlines of the
   two topic-1 ECB articles (their upstream "title" is just the first sentence);

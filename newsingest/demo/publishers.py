@@ -15,6 +15,7 @@ from string import Template
 from typing import Literal
 
 FeedFormat = Literal["rss", "atom"]
+PLAIN_PARAGRAPH = Template("<p>$text</p>")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,7 +30,7 @@ class Publisher:
     # common in the wild, so the crawler's link resolution is exercised.
     relative_links: bool = False
     date_format: str = "%d %B %Y"
-    paragraph: Template = Template("<p>$text</p>")
+    paragraph: Template = PLAIN_PARAGRAPH
     # In-body furniture; None means the publisher has none of that kind.
     figure: Template | None = None
     photo_credits: tuple[str, ...] = ()
@@ -68,7 +69,9 @@ PUBLISHERS: tuple[Publisher, ...] = (
             "</figure>"
         ),
         photo_credits=_CREDITS_AFP,
-        read_more=Template('<p class="story-text"><strong>Read more:</strong> <a href="$href">$title</a></p>'),
+        read_more=Template(
+            '<p class="story-text"><strong>Read more:</strong> <a href="$href">$title</a></p>'
+        ),
         jsonld=True,
     ),
     Publisher(
@@ -97,8 +100,7 @@ PUBLISHERS: tuple[Publisher, ...] = (
         tagline="Fast, factual, first",
         feed_format="rss",
         date_format="%b %d, %Y %I:%M %p UTC",
-        paragraph=Template("<p>$text</p>"),
-        read_more=Template('<p class="related-inline">Read more: <a href="$href">$title</a></p>'),
+        read_more=Template('<p class="cw-more">Read more: <a href="$href">$title</a></p>'),
         advert=(
             '<div class="ad-slot" data-slot="mid-article"><span class="ad-label">'
             "Advertisement</span></div>"
@@ -113,7 +115,7 @@ PUBLISHERS: tuple[Publisher, ...] = (
         date_format="%d.%m.%Y %H:%M",
         paragraph=Template('<p class="ledger-p">$text</p>'),
         figure=Template(
-            '<div class="ledger-photo"><img src="$src" alt="$alt"><p class="ledger-caption">'
+            '<div class="ledger-photo"><img src="$src" alt="$alt"><p class="ledger-photo-text">'
             "$caption (Photo: $credit)</p></div>"
         ),
         photo_credits=_CREDITS_AFP,
@@ -131,8 +133,7 @@ PUBLISHERS: tuple[Publisher, ...] = (
         feed_format="rss",
         relative_links=True,
         date_format="%B %d, %Y at %H:%M",
-        paragraph=Template("<p>$text</p>"),
-        read_more=Template("<p><em>Read more: <a href=\"$href\">$title</a></em></p>"),
+        read_more=Template('<p><em>Read more: <a href="$href">$title</a></em></p>'),
         advert='<aside class="inline-promo">Advertisement - scroll to continue reading</aside>',
     ),
 )
