@@ -117,6 +117,11 @@ class Scheduler:
         if self._apscheduler.running:
             self._apscheduler.shutdown(wait=True)
 
+    def unschedule(self, source_id: str) -> None:
+        """Stop scheduling one source (a run in progress finishes)."""
+        if self._apscheduler.get_job(source_id) is not None:
+            self._apscheduler.remove_job(source_id)
+
     def next_run_times(self) -> dict[str, datetime | None]:
         return {job.id: job.next_run_time for job in self._apscheduler.get_jobs()}
 

@@ -129,7 +129,7 @@ def crawl(ctx: Context, source_ids: Sequence[str]) -> None:
     help="Keep the demo's SQLite file here (default: a temporary file).",
 )
 @click.option("--cycles", type=click.IntRange(1, 20), default=2, show_default=True)
-@click.option("--interval", default="2s", show_default=True, help="Each source's cadence.")
+@click.option("--interval", default="5s", show_default=True, help="Each source's cadence.")
 @click.option(
     "--log-level",
     "demo_log_level",

@@ -22,7 +22,6 @@ from newsingest.app import open_app
 from newsingest.config import Settings, build_settings
 from newsingest.demo.newsroom import Newsroom
 from newsingest.ingest import RunReport
-from newsingest.report import sources_table
 from scheduler import Scheduler
 from storage.records import SourceSummary
 
@@ -66,7 +65,7 @@ def demo_settings(newsroom: Newsroom, database: Path, interval: str) -> Settings
     )
 
 
-def run_demo(database: Path | None = None, *, cycles: int = 2, interval: str = "2s") -> DemoResult:
+def run_demo(database: Path | None = None, *, cycles: int = 2, interval: str = "5s") -> DemoResult:
     """Serve the newsroom and run every source ``cycles`` times through the scheduler."""
     clock = time.monotonic()
     workdir = None if database else tempfile.TemporaryDirectory(prefix="newsingest-demo-")
@@ -81,6 +80,8 @@ def run_demo(database: Path | None = None, *, cycles: int = 2, interval: str = "
             def on_run(report: RunReport) -> None:
                 with lock:
                     runs[report.source].append(report)
+                    if len(runs[report.source]) >= cycles:
+                        scheduler.unschedule(report.source)
                     if all(len(runs[s.id]) >= cycles for s in settings.sources):
                         stop.set()
 
@@ -102,26 +103,27 @@ def cycles_table(result: DemoResult) -> Table:
     """Per source: documents stored, pages fetched in each cycle, failures by reason."""
     table = Table(title="Demo: documents per source")
     cycles = max((len(r) for r in result.runs.values()), default=0)
-    table.add_column("source")
-    table.add_column("documents", justify="right")
+    table.add_column("source", no_wrap=True)
+    table.add_column("docs", justify="right")
     for n in range(1, cycles + 1):
-        table.add_column(f"cycle {n} fetched", justify="right")
+        table.add_column(f"fetched #{n}", justify="right")
     table.add_column("failures by reason")
-    total_docs = 0
+    per_cycle = [0] * cycles
     for summary in result.summaries:
         reports = result.runs.get(summary.source, [])
+        for n, report in enumerate(reports):
+            per_cycle[n] += report.counts.fetched
         failures = ", ".join(f"{k} {v}" for k, v in sorted(summary.failures.items())) or "-"
         fetched = [str(r.counts.fetched) for r in reports] + ["-"] * (cycles - len(reports))
         table.add_row(summary.source, str(summary.documents), *fetched, failures)
-        total_docs += summary.documents
     table.add_section()
-    table.add_row("total", str(total_docs), *[""] * cycles, "")
+    total_docs = sum(s.documents for s in result.summaries)
+    table.add_row("total", str(total_docs), *map(str, per_cycle), "")
     return table
 
 
 def print_demo(result: DemoResult, console: Console) -> None:
     console.print(cycles_table(result))
-    console.print(sources_table(result.summaries))
     verdict = (
         "[green]the second cycle fetched no article again[/green]"
         if result.refetched == 0
