@@ -35,13 +35,13 @@ class FetchState:
 class RunCounts:
     """Outcome counts of one run (mutable: a run fills it in as it goes)."""
 
-    found: int = 0          # entries the feed/list yielded
-    new: int = 0            # of those, not yet stored (so queued for fetching)
-    fetched: int = 0        # pages downloaded successfully
-    stored: int = 0         # new documents written
-    updated: int = 0        # existing documents whose text changed
-    unchanged: int = 0      # re-fetched documents whose text had not changed
-    failed: Counter[str] = field(default_factory=Counter)   # reason -> count
+    found: int = 0  # entries the feed/list yielded
+    new: int = 0  # of those, not yet stored (so queued for fetching)
+    fetched: int = 0  # pages downloaded successfully
+    stored: int = 0  # new documents written
+    updated: int = 0  # existing documents whose text changed
+    unchanged: int = 0  # re-fetched documents whose text had not changed
+    failed: Counter[str] = field(default_factory=Counter)  # reason -> count
 
     @property
     def failed_total(self) -> int:
@@ -72,7 +72,7 @@ class RunRecord:
     source: str
     started_at: datetime
     finished_at: datetime | None
-    status: str                 # running | ok | failed | interrupted
+    status: str  # running | ok | failed | interrupted
     counts: RunCounts
     error: str | None = None
 
@@ -84,6 +84,36 @@ class SourceSummary:
     source: str
     kind: str
     documents: int
-    failures: dict[str, int]            # reason -> URLs currently failed for it
+    failures: dict[str, int]  # reason -> URLs currently failed for it
     state: FetchState
     last_run: RunRecord | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredDocument:
+    """One row of the documents table: a canonical URL's article, or why it has none.
+
+    ``status`` is ``ok`` (the article fields are set; ``stage`` and ``reason`` are None)
+    or ``failed`` (``stage`` and ``reason`` say why; the article fields are None unless
+    ``authors``, which is then empty).
+    """
+
+    id: int
+    url: str  # canonical URL, the natural key
+    final_url: str | None
+    source: str  # the source that first found the URL
+    status: str  # ok | failed
+    stage: str | None  # fetch | extract, when failed
+    reason: str | None  # e.g. http_404, no_main_text, when failed
+    detail: str | None
+    http_status: int | None
+    title: str | None
+    authors: tuple[str, ...]
+    published_at: datetime | None  # tz-aware UTC
+    first_seen_at: datetime  # tz-aware UTC; kept across updates
+    fetched_at: datetime | None  # last successful fetch, tz-aware UTC
+    updated_at: datetime  # last time the row changed, tz-aware UTC
+    language: str | None
+    text: str | None
+    content_hash: str | None
+    attempts: int  # outcomes recorded for this URL (fetches tried)

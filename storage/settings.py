@@ -10,6 +10,6 @@ class DatabaseSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = "sqlite:///newsingest.db"   # or postgresql+psycopg://user@host/db
-    auto_migrate: bool = True              # upgrade an out-of-date schema on open, else refuse
+    url: str = "sqlite:///newsingest.db"  # or postgresql+psycopg://user@host/db
+    auto_migrate: bool = True  # upgrade an out-of-date schema on open, else refuse
     echo: bool = False
