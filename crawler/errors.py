@@ -1,6 +1,7 @@
 """Errors raised by the crawler.
 
     CrawlerError
+     ├── BadURLError      a URL is not an absolute http(s) URL (also a ValueError)
      ├── FeedError        a feed could not be fetched or parsed (names the feed URL)
      └── FetchError       a page could not be fetched (names the URL)
 
@@ -14,12 +15,25 @@ class CrawlerError(Exception):
     """Base class of the crawler's errors."""
 
 
+class BadURLError(CrawlerError, ValueError):
+    """A URL could not be parsed, or is not an absolute http(s) URL."""
+
+    def __init__(self, url: str, why: str) -> None:
+        self.url = url
+        self.why = why
+        super().__init__(f"bad URL {url!r}: {why}")
+
+
 class FeedError(CrawlerError):
-    """A feed could not be fetched or parsed."""
+    """A feed could not be fetched or parsed.
+
+    Reason codes: ``http_<status>``, ``timeout``, ``connection``, ``malformed``,
+    ``too_large``, ``redirect_loop``, ``bad_redirect``, ``bad_url``.
+    """
 
     def __init__(self, url: str, reason: str, detail: str = "") -> None:
         self.url = url
-        self.reason = reason        # short code: http_<status>, timeout, connection, malformed, too_large
+        self.reason = reason  # short code, listed in the class docstring
         self.detail = detail
         super().__init__(f"feed {url}: {reason}" + (f" ({detail})" if detail else ""))
 

@@ -12,13 +12,13 @@ class CrawlSettings(BaseModel):
 
     user_agent: str = "newsingest/0.1 (+https://github.com/newsingest/newsingest)"
     obey_robots: bool = True
-    concurrency: int = Field(16, ge=1, le=512)               # requests in flight, all domains
-    concurrency_per_domain: int = Field(2, ge=1, le=64)
-    delay: float = Field(0.5, ge=0)                          # seconds between requests to one domain
+    concurrency: int = Field(default=16, ge=1, le=512)  # requests in flight, all domains
+    concurrency_per_domain: int = Field(default=2, ge=1, le=64)
+    delay: float = Field(default=0.5, ge=0)  # seconds between requests to one domain
     autothrottle: bool = True
-    timeout: float = Field(30.0, gt=0)                       # seconds per request
-    retries: int = Field(2, ge=0, le=10)                     # extra attempts on 5xx, 408, 429, resets
-    retry_backoff: float = Field(1.0, ge=0)                  # first back-off, doubled per retry
-    max_page_bytes: int = Field(10_000_000, ge=1024)         # decompressed size cap per page
-    max_feed_bytes: int = Field(20_000_000, ge=1024)
-    max_redirects: int = Field(10, ge=0, le=50)
+    timeout: float = Field(default=30.0, gt=0)  # seconds per request
+    retries: int = Field(default=2, ge=0, le=10)  # extra attempts on 5xx, 408, 429, resets
+    retry_backoff: float = Field(default=1.0, ge=0)  # first back-off, doubled per retry
+    max_page_bytes: int = Field(default=10_000_000, ge=1024)  # decompressed size cap per page
+    max_feed_bytes: int = Field(default=20_000_000, ge=1024)
+    max_redirects: int = Field(default=10, ge=0, le=50)

@@ -1,0 +1,181 @@
+"""The Scrapy side of fetching: settings, the article spider and the child's main.
+
+Everything here runs inside the crawler child process started by
+:func:`crawler.fetch.fetch_pages`. Results go back to the parent over a pipe as
+``("result", index, record)`` messages, then one ``("done", "")`` or
+``("crashed", traceback)``. A sender thread owns the pipe, so a parent that is busy
+extracting pages never blocks the reactor (and with it every download in flight).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import traceback
+from collections.abc import AsyncIterator, Callable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import scrapy
+from scrapy.crawler import CrawlerProcess
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.middlewares import BACKOFF_SETTING
+from crawler.outcomes import (
+    failure_from_exception,
+    flatten_headers,
+    now_utc,
+    result_from_response,
+)
+from crawler.records import FetchFailure, FetchResult, PageRequest
+from crawler.settings import CrawlSettings
+
+__all__ = ["ArticleSpider", "Message", "run_crawl", "scrapy_settings"]
+
+logger = logging.getLogger(__name__)
+
+Message = tuple[str, int, FetchResult] | tuple[str, str]
+Emit = Callable[[int, FetchResult], None]
+
+_INDEX = "newsingest_index"  # request meta key; survives retries and redirects
+_RETRY_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+
+def scrapy_settings(settings: CrawlSettings) -> dict[str, Any]:
+    """The Scrapy settings for one crawl under ``settings``."""
+    return {
+        "ROBOTSTXT_OBEY": settings.obey_robots,
+        "USER_AGENT": settings.user_agent,
+        "CONCURRENT_REQUESTS": settings.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrency_per_domain,
+        "DOWNLOAD_DELAY": settings.delay,
+        "AUTOTHROTTLE_ENABLED": settings.autothrottle,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(settings.concurrency_per_domain),
+        # The default start delay is 5 s; start from our own politeness delay instead.
+        "AUTOTHROTTLE_START_DELAY": settings.delay,
+        "DOWNLOAD_TIMEOUT": settings.timeout,
+        "DNS_TIMEOUT": settings.timeout,
+        "RETRY_ENABLED": settings.retries > 0,
+        "RETRY_TIMES": settings.retries,
+        "RETRY_HTTP_CODES": _RETRY_CODES,
+        # A URL that fails after its retries becomes a FetchFailure record, which the
+        # caller logs and counts; an ERROR line per URL would only be noise.
+        "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
+        BACKOFF_SETTING: settings.retry_backoff,
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawler.middlewares.BackoffRetryMiddleware": 550,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
+        },
+        # Also bounds the inflated size of a gzip/deflate/br body (HttpCompression).
+        "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": max(settings.max_page_bytes // 2, 1),
+        "REDIRECT_ENABLED": settings.max_redirects > 0,
+        "REDIRECT_MAX_TIMES": settings.max_redirects,
+        "LOG_LEVEL": "WARNING",
+        "LOG_INSTALL_ROOT_HANDLER": True,  # the child has no other logging set up
+        "TELNETCONSOLE_ENABLED": False,
+        # Dedup happens upstream; offsite filtering is off because no spider
+        # attribute allowed_domains is set, so every host is allowed.
+        "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
+        "COOKIES_ENABLED": True,  # in memory, for this run only
+    }
+
+
+class ArticleSpider(scrapy.Spider):
+    """Fetches a fixed list of article URLs and emits one record per URL."""
+
+    name = "newsingest_articles"
+
+    def __init__(self, *, jobs: Sequence[PageRequest], emit: Emit, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.jobs = list(jobs)
+        self.emit = emit
+
+    async def start(self) -> AsyncIterator[Any]:
+        """One request per job, unfiltered, carrying its index through redirects."""
+        for index, job in enumerate(self.jobs):
+            try:
+                request = scrapy.Request(
+                    job.url,
+                    callback=self.on_response,
+                    errback=self.on_failure,
+                    dont_filter=True,
+                    meta={_INDEX: index},
+                )
+            except ValueError as exc:  # not a URL Scrapy can request
+                self.emit(
+                    index,
+                    FetchFailure(
+                        url=job.url,
+                        source=job.source,
+                        reason="error",
+                        detail=str(exc),
+                        status=None,
+                        fetched_at=now_utc(),
+                        hint=job.hint,
+                    ),
+                )
+                continue
+            yield request
+
+    def on_response(self, response: Response) -> None:
+        """A 2xx response (HttpErrorMiddleware filters the rest)."""
+        index = int(response.meta[_INDEX])
+        encoding = response.encoding if isinstance(response, TextResponse) else None
+        self.emit(
+            index,
+            result_from_response(
+                self.jobs[index],
+                final_url=response.url,
+                status=response.status,
+                headers=flatten_headers(response.headers),
+                body=response.body,
+                encoding=encoding,
+            ),
+        )
+
+    def on_failure(self, failure: Failure) -> None:
+        """A download error, an HttpError or an IgnoreRequest for one of our requests."""
+        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        index = int(request.meta[_INDEX])
+        exc = failure.value
+        assert isinstance(exc, BaseException)
+        self.emit(index, failure_from_exception(self.jobs[index], exc))
+
+
+def run_crawl(jobs: Sequence[PageRequest], settings: CrawlSettings, conn: Connection) -> None:
+    """The crawler child's main: crawl ``jobs`` and send each result down ``conn``."""
+    outbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+    sender = threading.Thread(target=_send_all, args=(outbox, conn), name="result-sender")
+    sender.start()
+    try:
+        process = CrawlerProcess(scrapy_settings(settings))
+        process.crawl(
+            ArticleSpider,
+            jobs=jobs,
+            emit=lambda index, record: outbox.put(("result", index, record)),
+        )
+        # No signal handlers: the parent stops us with SIGTERM and means it at once.
+        process.start(install_signal_handlers=False)
+        outbox.put(("done", ""))
+    except BaseException:
+        outbox.put(("crashed", traceback.format_exc(limit=20)))
+        raise
+    finally:
+        outbox.put(None)
+        sender.join()
+        conn.close()
+
+
+def _send_all(outbox: queue.SimpleQueue[Message | None], conn: Connection) -> None:
+    """Send messages until the None sentinel; stop quietly if the parent went away."""
+    while (message := outbox.get()) is not None:
+        try:
+            conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            logger.warning("crawler parent closed the result pipe; dropping results")
+            return
