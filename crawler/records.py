@@ -10,9 +10,9 @@ from datetime import datetime
 class FeedEntry:
     """One item of a feed or sitemap: an article URL and what the feed says of it."""
 
-    url: str                                 # absolute, canonicalised article URL
+    url: str  # absolute, canonicalised article URL
     title: str | None = None
-    published_at: datetime | None = None     # tz-aware UTC
+    published_at: datetime | None = None  # tz-aware UTC
     authors: tuple[str, ...] = ()
     language: str | None = None
 
@@ -22,11 +22,11 @@ class FeedPoll:
     """The outcome of one conditional GET of a feed."""
 
     source: str
-    url: str                                 # the feed URL polled
-    status: int                              # 200, or 304 when nothing changed
+    url: str  # the feed URL polled
+    status: int  # 200, or 304 when nothing changed
     etag: str | None
     last_modified: str | None
-    entries: tuple[FeedEntry, ...] = ()      # empty on 304
+    entries: tuple[FeedEntry, ...] = ()  # empty on 304
 
     @property
     def not_modified(self) -> bool:
@@ -46,14 +46,14 @@ class PageRequest:
 class FetchedPage:
     """A page the fetcher downloaded successfully (2xx, HTML)."""
 
-    url: str                                 # the URL that was requested
-    final_url: str                           # after redirects
+    url: str  # the URL that was requested
+    final_url: str  # after redirects
     source: str
     status: int
-    headers: dict[str, str] = field(default_factory=dict)   # lower-case names
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes
-    encoding: str | None                     # as Scrapy detected it
-    fetched_at: datetime                     # tz-aware UTC
+    encoding: str | None  # as Scrapy detected it
+    fetched_at: datetime  # tz-aware UTC
     hint: FeedEntry | None = None
 
 

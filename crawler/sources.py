@@ -31,12 +31,12 @@ class SourceConfig(BaseModel):
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     kind: SourceKind
-    url: str | None = None                 # feed URL (kind = feed)
-    path: Path | None = None               # file with one URL per line (kind = urls)
-    interval: str | None = None            # e.g. "15m"; default 1h when no cron is given
-    cron: str | None = None                # crontab expression, e.g. "*/15 * * * *"
+    url: str | None = None  # feed URL (kind = feed)
+    path: Path | None = None  # file with one URL per line (kind = urls)
+    interval: str | None = None  # e.g. "15m"; default 1h when no cron is given
+    cron: str | None = None  # crontab expression, e.g. "*/15 * * * *"
     enabled: bool = True
-    max_articles: int | None = Field(None, ge=1)   # per run
+    max_articles: int | None = Field(None, ge=1)  # per run
 
     @field_validator("url")
     @classmethod

@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# The database fixtures (SQLite file, PostgreSQL schema) serve every test directory.
+from tests.storage.databases import database_url, postgres_schema_url, sqlite_url
+
+__all__ = ["database_url", "postgres_schema_url", "shared_dir", "sqlite_url"]
+
 REPO = Path(__file__).resolve().parents[1]
 # The project's shared data (seeds, benchmarks) sits beside the checkout.
 SHARED = Path(os.environ.get("NEWSINGEST_SHARED", REPO.parent / "shared"))

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from crawler.records import FeedEntry, FetchedPage
-from pipeline.extract import PageMetadata, extract_article, merge_metadata, parse_datetime
+from pipeline.extract import extract_article, merge_metadata
+from pipeline.metadata import PageMetadata, parse_datetime
 from pipeline.records import Article, Failure
 from pipeline.settings import PipelineSettings
 from pipeline.text import content_hash

@@ -1,7 +1,7 @@
 """Storage test fixtures: an empty database of each kind, an engine, a migrated store.
 
-Other test directories can reuse the database fixtures with
-``from tests.storage.databases import database_url, postgres_schema_url, sqlite_url``.
+The database fixtures themselves (``database_url`` and friends) come from
+``tests/storage/databases.py`` through the top-level ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from storage.database import create_engine_for
 from storage.migrate import ensure_schema
 from storage.settings import DatabaseSettings
 from storage.store import Store
-from tests.storage.databases import database_url, postgres_schema_url, sqlite_url
 from tests.storage.factories import SOURCES
 
-__all__ = ["database_url", "engine", "postgres_schema_url", "sqlite_url", "store"]
+__all__ = ["engine", "store"]
 
 
 @pytest.fixture
