@@ -45,7 +45,9 @@ def extract_article(page: FetchedPage, settings: PipelineSettings) -> Article | 
         # trafilatura and lxml raise these on pathological markup; one page must
         # not stop a run, so it becomes a recorded failure.
         return _failure(page, "extraction_error", f"{type(exc).__name__}: {exc}")
-    text = normalise_text(document.text or "") if document is not None else ""
+    # bare_extraction returns a Document (a dict only when asked with as_dict=True).
+    body = getattr(document, "text", None) if document is not None else None
+    text = normalise_text(body or "")
     if len(text) < settings.min_text_chars:
         return _failure(
             page,
