@@ -16,8 +16,8 @@ import gzip
 import tempfile
 import threading
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -45,7 +45,7 @@ class Site:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 if self.path == "/feed.xml":
                     body, ctype = site.feed(), "application/rss+xml"
                 elif self.path == "/robots.txt":
@@ -95,21 +95,25 @@ def ingest(site: Site, workdir: Path) -> tuple[float, dict[str, int], int]:
     settings = build_settings(
         {
             "database": {"url": f"sqlite:///{workdir / 'bench.sqlite'}"},
-            "crawl": {"delay": 0, "autothrottle": False, "concurrency": 32,
-                      "concurrency_per_domain": 32, "timeout": 30},
+            "crawl": {
+                "delay": 0,
+                "autothrottle": False,
+                "concurrency": 32,
+                "concurrency_per_domain": 32,
+                "timeout": 30,
+            },
             "sources": [{"id": "bench", "kind": "feed", "url": f"{site.base}/feed.xml"}],
         },
         origin="benchmark settings",
     )
     with open_app(settings) as app:
-        app.pool.warm_up()            # a long-lived process has its workers running already
+        app.pool.warm_up()  # a long-lived process has its workers running already
         start = time.perf_counter()
         [report] = app.ingestor.run(settings.sources)
         seconds = time.perf_counter() - start
         stored = app.store.count_documents()
     c = report.counts
-    counts = {"found": c.found, "fetched": c.fetched, "stored": c.stored,
-              "failed": c.failed_total}
+    counts = {"found": c.found, "fetched": c.fetched, "stored": c.stored, "failed": c.failed_total}
     return c.fetched / seconds, counts, stored
 
 
@@ -119,7 +123,10 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     args = parser.parse_args()
     site = Site(load_pages(args.shared), args.copies)
-    print(f"pages served: {len(site.bodies)} ({len(site.bodies) // args.copies} real pages x {args.copies})")
+    print(
+        f"pages served: {len(site.bodies)} "
+        f"({len(site.bodies) // args.copies} real pages x {args.copies})"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         rate, counts, stored = ingest(site, Path(tmp))
     print(f"end-to-end: {rate:.1f} pages/s  {counts}  documents in db: {stored}")

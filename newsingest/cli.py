@@ -161,9 +161,8 @@ def demo(db: Path | None, cycles: int, interval: str, demo_log_level: str) -> No
 @friendly_errors
 def status(ctx: Context) -> None:
     """Sources with their documents, failures, health and last run."""
-    from storage.store import open_store
-
     from newsingest.report import print_tables, sources_table
+    from storage.store import open_store
 
     settings = ctx.settings()
     store = open_store(settings.database)

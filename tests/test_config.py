@@ -27,7 +27,7 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("NEWSINGEST_DATABASE__URL", "sqlite:///from-env.db")
     settings = load_settings(path)
     assert settings.database.url == "sqlite:///from-env.db"
-    assert settings.crawl.delay == 3          # what the environment does not set stays
+    assert settings.crawl.delay == 3  # what the environment does not set stays
 
 
 def test_url_list_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
@@ -40,21 +40,31 @@ def test_url_list_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     "text, expected",
     [
         ("[crawl]\ndelai = 1\n", "unknown key 'crawl.delai'"),
-        ('[[sources]]\nid = "x"\nkind = "feed"\nurl = "ftp://example.org/feed"\n',
-         "sources['x'].url: 'ftp://example.org/feed' is not an http(s) URL"),
-        ('[[sources]]\nid = "x"\nkind = "feed"\nurl = "http://e.org/f"\ninterval = "5 minutes"\n',
-         "sources['x'].interval: '5 minutes' is not an interval"),
-        ('[[sources]]\nid = "x"\nkind = "feed"\nurl = "http://e.org/f"\ncron = "61 * * * *"\n',
-         "sources['x'].cron: '61 * * * *' is not a crontab expression"),
-        ('[[sources]]\nid = "x"\nkind = "urls"\npath = "missing.txt"\n',
-         "does not exist"),
-        ('[[sources]]\nid = "x"\nkind = "feed"\nurl = "http://e.org/a"\n'
-         '[[sources]]\nid = "x"\nkind = "feed"\nurl = "http://e.org/b"\n',
-         "source id 'x' is used twice"),
+        (
+            '[[sources]]\nid = "x"\nkind = "feed"\nurl = "ftp://example.org/feed"\n',
+            "sources['x'].url: 'ftp://example.org/feed' is not an http(s) URL",
+        ),
+        (
+            '[[sources]]\nid = "x"\nkind = "feed"\nurl = "http://e.org/f"\n'
+            'interval = "5 minutes"\n',
+            "sources['x'].interval: '5 minutes' is not an interval",
+        ),
+        (
+            '[[sources]]\nid = "x"\nkind = "feed"\nurl = "http://e.org/f"\ncron = "61 * * * *"\n',
+            "sources['x'].cron: '61 * * * *' is not a crontab expression",
+        ),
+        ('[[sources]]\nid = "x"\nkind = "urls"\npath = "missing.txt"\n', "does not exist"),
+        (
+            '[[sources]]\nid = "x"\nkind = "feed"\nurl = "http://e.org/a"\n'
+            '[[sources]]\nid = "x"\nkind = "feed"\nurl = "http://e.org/b"\n',
+            "source id 'x' is used twice",
+        ),
         ("[crawl\n", "is not valid TOML"),
     ],
 )
-def test_a_bad_config_is_one_sentence_naming_the_field(tmp_path: Path, text: str, expected: str) -> None:
+def test_a_bad_config_is_one_sentence_naming_the_field(
+    tmp_path: Path, text: str, expected: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text))
     message = str(caught.value)

@@ -17,7 +17,9 @@ def test_demo_ingests_the_newsroom_twice_and_refetches_nothing(tmp_path: Path) -
     database = tmp_path / "demo.sqlite"
     done = subprocess.run(
         [str(NEWSINGEST), "demo", "--db", str(database), "--interval", "3s"],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr
     assert "the second cycle fetched no article again" in done.stdout
@@ -33,7 +35,7 @@ def test_demo_ingests_the_newsroom_twice_and_refetches_nothing(tmp_path: Path) -
         for source, summary in summaries.items():
             runs = store.runs(source)
             assert [r.status for r in runs] == ["ok", "ok"]
-            first, second = runs[-1], runs[0]          # newest first
+            first, second = runs[-1], runs[0]  # newest first
             assert first.counts.fetched == summary.documents
             assert second.counts.fetched == 0
 

@@ -9,7 +9,16 @@ import pytest
 
 from newsingest.app import App, open_app
 from newsingest.config import Settings, build_settings
-from tests.webserver import LocalServer, Route, conditional, html_page, pdf, robots_txt, slow, status_page
+from tests.webserver import (
+    LocalServer,
+    Route,
+    conditional,
+    html_page,
+    pdf,
+    robots_txt,
+    slow,
+    status_page,
+)
 
 STORY = (
     "The city council voted on Tuesday to rebuild the old river bridge, ending a debate "
@@ -21,11 +30,13 @@ STORY = (
 def rss(items: list[tuple[str, str]]) -> bytes:
     body = "".join(
         f"<item><title>{title}</title><link>{link}</link>"
-        "<pubDate>Mon, 21 Oct 2024 08:00:00 GMT</pubDate><author>desk@example.org (News Desk)</author></item>"
+        "<pubDate>Mon, 21 Oct 2024 08:00:00 GMT</pubDate>"
+        "<author>desk@example.org (News Desk)</author></item>"
         for title, link in items
     )
     return (
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{body}</channel></rss>'
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>'
+        f"{body}</channel></rss>"
     ).encode()
 
 
@@ -43,8 +54,8 @@ def site() -> Iterator[LocalServer]:
     with LocalServer() as server:
         items = [
             ("One", server.url("/news/one.html")),
-            ("Two", "/news/two.html"),                      # relative link
-            ("One again", server.url("/news/one.html")),    # duplicate entry
+            ("Two", "/news/two.html"),  # relative link
+            ("One again", server.url("/news/one.html")),  # duplicate entry
             ("Missing", server.url("/news/missing.html")),
             ("Broken", server.url("/news/broken.html")),
             ("Slow", server.url("/news/slow.html")),
@@ -60,19 +71,29 @@ def site() -> Iterator[LocalServer]:
         server.add("/news/slow.html", slow(3.0, article("Slow")))
         server.add("/news/paper.pdf", pdf())
         server.add("/private/secret.html", article("Secret"))
-        server.add("/malformed.xml", Route(body=b"<html><body>this is not a feed",
-                                           headers={"Content-Type": "text/html"}))
+        server.add(
+            "/malformed.xml",
+            Route(body=b"<html><body>this is not a feed", headers={"Content-Type": "text/html"}),
+        )
         yield server
 
 
 def settings_for(url: str, sources: list[dict[str, Any]]) -> Settings:
-    return build_settings({
-        "database": {"url": url},
-        "crawl": {"delay": 0, "autothrottle": False, "concurrency_per_domain": 8,
-                  "timeout": 1.0, "retries": 1, "retry_backoff": 0.05},
-        "pipeline": {"workers": 1, "min_text_chars": 100},
-        "sources": sources,
-    })
+    return build_settings(
+        {
+            "database": {"url": url},
+            "crawl": {
+                "delay": 0,
+                "autothrottle": False,
+                "concurrency_per_domain": 8,
+                "timeout": 1.0,
+                "retries": 1,
+                "retry_backoff": 0.05,
+            },
+            "pipeline": {"workers": 1, "min_text_chars": 100},
+            "sources": sources,
+        }
+    )
 
 
 @pytest.fixture
@@ -89,23 +110,31 @@ def app_for(database_url: str) -> Iterator[Any]:
         cm.__exit__(None, None, None)
 
 
-def test_one_pass_stores_articles_and_records_every_failure(site: LocalServer, app_for: Any) -> None:
-    app: App = app_for([
-        {"id": "local", "kind": "feed", "url": site.url("/feed.xml")},
-        {"id": "malformed", "kind": "feed", "url": site.url("/malformed.xml")},
-        {"id": "dead", "kind": "feed", "url": "http://127.0.0.1:1/feed.xml"},
-    ])
+def test_one_pass_stores_articles_and_records_every_failure(
+    site: LocalServer, app_for: Any
+) -> None:
+    app: App = app_for(
+        [
+            {"id": "local", "kind": "feed", "url": site.url("/feed.xml")},
+            {"id": "malformed", "kind": "feed", "url": site.url("/malformed.xml")},
+            {"id": "dead", "kind": "feed", "url": "http://127.0.0.1:1/feed.xml"},
+        ]
+    )
     reports = {r.source: r for r in app.ingestor.run(app.settings.sources)}
 
     local = reports["local"]
     assert local.status == "ok"
-    assert local.counts.found == 7                         # the duplicate entry collapsed
+    assert local.counts.found == 7  # the duplicate entry collapsed
     assert local.counts.stored == 2
     assert dict(local.counts.failed) == {
-        "http_404": 1, "http_500": 1, "timeout": 1, "not_html": 1, "robots_disallowed": 1,
+        "http_404": 1,
+        "http_500": 1,
+        "timeout": 1,
+        "not_html": 1,
+        "robots_disallowed": 1,
     }
-    assert site.hits("/private/secret.html") == 0          # robots.txt obeyed
-    assert site.hits("/news/broken.html") == 2             # one retry
+    assert site.hits("/private/secret.html") == 0  # robots.txt obeyed
+    assert site.hits("/news/broken.html") == 2  # one retry
 
     # A broken feed and a dead site are failures of their own sources only.
     assert reports["malformed"].status == "failed"
@@ -119,10 +148,12 @@ def test_one_pass_stores_articles_and_records_every_failure(site: LocalServer, a
     assert summaries["dead"].state.consecutive_failures == 1
     doc = app.store.document(site.url("/news/two.html"))
     assert doc is not None and doc.title == "Two" and "river bridge" in doc.text
-    assert doc.authors == ("News Desk",) or doc.authors      # from the feed when the page has none
+    assert doc.authors == ("News Desk",) or doc.authors  # from the feed when the page has none
 
 
-def test_second_poll_sends_validators_and_a_304_fetches_nothing(site: LocalServer, app_for: Any) -> None:
+def test_second_poll_sends_validators_and_a_304_fetches_nothing(
+    site: LocalServer, app_for: Any
+) -> None:
     app: App = app_for([{"id": "local", "kind": "feed", "url": site.url("/feed.xml")}])
     app.ingestor.run(app.settings.sources)
     pages_before = site.hits("/news/one.html")
@@ -135,9 +166,15 @@ def test_second_poll_sends_validators_and_a_304_fetches_nothing(site: LocalServe
 
 
 def test_two_crawls_store_nothing_twice(site: LocalServer, app_for: Any) -> None:
-    site.add("/plain.xml", feed_route([
-        ("One", site.url("/news/one.html")), ("Two", site.url("/news/two.html")),
-    ]))
+    site.add(
+        "/plain.xml",
+        feed_route(
+            [
+                ("One", site.url("/news/one.html")),
+                ("Two", site.url("/news/two.html")),
+            ]
+        ),
+    )
     app: App = app_for([{"id": "plain", "kind": "feed", "url": site.url("/plain.xml")}])
     [first] = app.ingestor.run(app.settings.sources)
     [second] = app.ingestor.run(app.settings.sources)
@@ -159,4 +196,4 @@ def test_url_list_source_counts_bad_lines_and_fetches_the_rest(
     [report] = app.ingestor.run(app.settings.sources)
     assert report.counts.stored == 2
     assert report.counts.failed == {"bad_url_line": 2}
-    assert app.store.document(site.url("/news/two.html")) is not None   # tracking param dropped
+    assert app.store.document(site.url("/news/two.html")) is not None  # tracking param dropped
