@@ -15,6 +15,7 @@ _QUIET = (
     "trafilatura",
     "htmldate",
     "filelock",
+    "alembic",
 )
 
 
