@@ -76,3 +76,7 @@ class FetchFailure:
 
 
 FetchResult = FetchedPage | FetchFailure
+
+# Reasons that mean "deliberately not an article" rather than "went wrong": they are
+# recorded as skipped, never retried, and do not count against a source's health.
+SKIP_REASONS = frozenset({"not_html", "robots_disallowed"})

@@ -183,13 +183,15 @@ def db() -> None:
 def db_upgrade(ctx: Context) -> None:
     """Apply the schema migrations (Alembic) to the configured database."""
     from storage.database import create_engine_for
-    from storage.migrate import current_revision, head_revision, upgrade
+    from storage.migrate import current_revision, ensure_schema, head_revision
 
     settings = ctx.settings(required=False)
     engine = create_engine_for(settings.database)
     try:
         before = current_revision(engine)
-        upgrade(engine)
+        # ensure_schema refuses a revision this code does not know (SchemaTooNewError)
+        # instead of letting Alembic fail with a traceback.
+        ensure_schema(engine, auto_migrate=True)
         click.echo(f"database schema: {before or 'empty'} -> {head_revision()}")
     finally:
         engine.dispose()

@@ -107,13 +107,14 @@ def cycles_table(result: DemoResult) -> Table:
     table.add_column("docs", justify="right")
     for n in range(1, cycles + 1):
         table.add_column(f"fetched #{n}", justify="right")
-    table.add_column("failures by reason")
+    table.add_column("failed / skipped by reason")
     per_cycle = [0] * cycles
     for summary in result.summaries:
         reports = result.runs.get(summary.source, [])
         for n, report in enumerate(reports):
             per_cycle[n] += report.counts.fetched
-        failures = ", ".join(f"{k} {v}" for k, v in sorted(summary.failures.items())) or "-"
+        reasons = {**summary.failures, **summary.skipped}
+        failures = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "-"
         fetched = [str(r.counts.fetched) for r in reports] + ["-"] * (cycles - len(reports))
         table.add_row(summary.source, str(summary.documents), *fetched, failures)
     table.add_section()

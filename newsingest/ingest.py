@@ -9,17 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from crawler.fetch import fetch_pages
-from storage.store import Store
-
 from crawler.errors import FeedError
 from crawler.feeds import poll_feed
+from crawler.fetch import fetch_pages
 from crawler.records import FeedEntry, FetchedPage, FetchFailure, PageRequest
 from crawler.sources import SourceConfig
 from crawler.urllist import BadLine, read_url_list
@@ -27,6 +25,7 @@ from newsingest.config import Settings
 from pipeline.records import Failure, Outcome
 from pipeline.workers import ExtractionPool
 from storage.records import RunCounts
+from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -250,10 +249,13 @@ def _fetch_failure(failure: FetchFailure) -> Failure:
 
 def _log_run(report: RunReport) -> None:
     c = report.counts
-    failures = ", ".join(f"{reason}={n}" for reason, n in sorted(c.failed.items())) or "none"
+
+    def by_reason(counter: Counter[str]) -> str:
+        return ",".join(f"{reason}:{n}" for reason, n in sorted(counter.items())) or "-"
+
     logger.info(
         "run source=%s status=%s found=%d new=%d fetched=%d stored=%d updated=%d "
-        "unchanged=%d failed=%d (%s) seconds=%.1f%s",
+        "unchanged=%d failed=%d failed_by_reason=%s skipped=%s seconds=%.1f%s",
         report.source,
         report.status,
         c.found,
@@ -263,7 +265,8 @@ def _log_run(report: RunReport) -> None:
         c.updated,
         c.unchanged,
         c.failed_total,
-        failures,
+        by_reason(c.failed),
+        by_reason(c.skipped),
         report.seconds,
         f" error={report.error!r}" if report.error else "",
     )

@@ -27,6 +27,7 @@ def runs_table(reports: Sequence[RunReport], title: str = "Runs") -> Table:
     for column in ("source", "status", "found", "new", "fetched", "stored", "updated", "unchanged"):
         table.add_column(column, justify="right" if column not in ("source", "status") else "left")
     table.add_column("failed (by reason)")
+    table.add_column("skipped (by reason)")
     table.add_column("seconds", justify="right")
     for r in reports:
         c = r.counts
@@ -40,6 +41,7 @@ def runs_table(reports: Sequence[RunReport], title: str = "Runs") -> Table:
             str(c.updated),
             str(c.unchanged),
             _reasons(c.failed),
+            _reasons(c.skipped),
             f"{r.seconds:.1f}",
         )
     return table
@@ -48,13 +50,13 @@ def runs_table(reports: Sequence[RunReport], title: str = "Runs") -> Table:
 def sources_table(
     summaries: Sequence[SourceSummary], next_runs: dict[str, datetime | None] | None = None
 ) -> Table:
-    """One row per source: documents, failures by reason, health, last and next run."""
+    """One row per source: documents, failures and skips by reason, health, last and next run."""
     table = Table(title="Sources")
     for column in (
         "source",
         "kind",
         "documents",
-        "failed URLs (by reason)",
+        "failed or skipped URLs",
         "health",
         "last run",
         "next run",
@@ -72,7 +74,7 @@ def sources_table(
             s.source,
             s.kind,
             str(s.documents),
-            _reasons(s.failures),
+            _reasons({**s.failures, **s.skipped}),
             health,
             f"{_when(last.started_at)} ({last.status})" if last else "-",
             _when((next_runs or {}).get(s.source)),

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from crawler.records import SKIP_REASONS
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Article:
@@ -39,6 +41,11 @@ class Failure:
     detail: str
     status: int | None
     at: datetime  # tz-aware UTC
+
+    @property
+    def skipped(self) -> bool:
+        """A deliberate skip (robots.txt, not HTML) rather than something going wrong."""
+        return self.reason in SKIP_REASONS
 
 
 Outcome = Article | Failure

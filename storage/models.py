@@ -119,14 +119,14 @@ class Document(Base):
 
     __tablename__ = "documents"
     __table_args__ = (
-        CheckConstraint("status IN ('ok', 'failed')", name="status"),
+        CheckConstraint("status IN ('ok', 'failed', 'skipped')", name="status"),
         # The invariants save_batch keeps, enforced so no other writer can break them.
         CheckConstraint(
             "status <> 'ok' OR (text IS NOT NULL AND content_hash IS NOT NULL)",
             name="ok_has_text",
         ),
         CheckConstraint(
-            "status <> 'failed' OR (stage IS NOT NULL AND reason IS NOT NULL)",
+            "status = 'ok' OR (stage IS NOT NULL AND reason IS NOT NULL)",
             name="failed_has_reason",
         ),
         Index("ix_documents_source_id_status", "source_id", "status"),
@@ -176,4 +176,6 @@ class Run(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)          # total over reasons
     failures: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)  # reason -> n
+    skipped: Mapped[int] = mapped_column(Integer, default=0)         # total over reasons
+    skips: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)     # reason -> n
     error: Mapped[str | None] = mapped_column(Text)

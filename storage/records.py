@@ -42,6 +42,7 @@ class RunCounts:
     updated: int = 0  # existing documents whose text changed
     unchanged: int = 0  # re-fetched documents whose text had not changed
     failed: Counter[str] = field(default_factory=Counter)  # reason -> count
+    skipped: Counter[str] = field(default_factory=Counter)  # not_html, robots_disallowed
 
     @property
     def failed_total(self) -> int:
@@ -52,6 +53,7 @@ class RunCounts:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.failed.update(other.failed)
+        self.skipped.update(other.skipped)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +64,7 @@ class BatchResult:
     updated: int = 0
     unchanged: int = 0
     failed: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +88,7 @@ class SourceSummary:
     kind: str
     documents: int
     failures: dict[str, int]  # reason -> URLs currently failed for it
+    skipped: dict[str, int]  # reason -> URLs skipped for it (robots.txt, not HTML)
     state: FetchState
     last_run: RunRecord | None
 
@@ -102,7 +106,7 @@ class StoredDocument:
     url: str  # canonical URL, the natural key
     final_url: str | None
     source: str  # the source that first found the URL
-    status: str  # ok | failed
+    status: str  # ok | failed | skipped
     stage: str | None  # fetch | extract, when failed
     reason: str | None  # e.g. http_404, no_main_text, when failed
     detail: str | None

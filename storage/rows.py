@@ -33,8 +33,7 @@ def insert_for(conn: Connection, model: type[Base]) -> Upsert:
         return postgresql.insert(model)
     if name == "sqlite":
         return sqlite.insert(model)
-    raise StorageError(f"Unsupported database {name!r}: newsingest supports SQLite and "
-                       "PostgreSQL.")
+    raise StorageError(f"Unsupported database {name!r}: newsingest supports SQLite and PostgreSQL.")
 
 
 def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
@@ -76,12 +75,12 @@ def article_values(article: Article) -> dict[str, Any]:
 
 
 def failure_values(failure: Failure) -> dict[str, Any]:
-    """Column values of the documents row for a URL that failed."""
+    """Column values of the documents row for a URL that failed or was skipped."""
     return {
         "url": failure.url,
         "final_url": None,
         "source_id": failure.source,
-        "status": "failed",
+        "status": "skipped" if failure.skipped else "failed",
         "stage": failure.stage,
         "reason": failure.reason,
         "detail": failure.detail,
@@ -148,6 +147,7 @@ def to_run(row: Row[Any]) -> RunRecord:
         updated=row.updated,
         unchanged=row.unchanged,
         failed=Counter({str(k): int(v) for k, v in (row.failures or {}).items()}),
+        skipped=Counter({str(k): int(v) for k, v in (row.skips or {}).items()}),
     )
     return RunRecord(
         id=row.id,
@@ -171,5 +171,6 @@ def run_count_values(counts: RunCounts) -> dict[str, Any]:
         "unchanged": counts.unchanged,
         "failed": counts.failed_total,
         "failures": {reason: n for reason, n in counts.failed.items() if n},
+        "skipped": sum(counts.skipped.values()),
+        "skips": {reason: n for reason, n in counts.skipped.items() if n},
     }
-

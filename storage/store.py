@@ -108,8 +108,14 @@ class Store:
         since their documents and runs refer to them)."""
         now = datetime.now(UTC)
         rows = {
-            s.id: {"id": s.id, "kind": s.kind, "url": s.url, "enabled": s.enabled,
-                   "created_at": now, "updated_at": now}
+            s.id: {
+                "id": s.id,
+                "kind": s.kind,
+                "url": s.url,
+                "enabled": s.enabled,
+                "created_at": now,
+                "updated_at": now,
+            }
             for s in sources
         }
         if not rows:
@@ -119,11 +125,18 @@ class Store:
             new = stmt.excluded
             stmt = stmt.on_conflict_do_update(
                 index_elements=[Source.id],
-                set_={"kind": new.kind, "url": new.url, "enabled": new.enabled,
-                      "updated_at": new.updated_at},
+                set_={
+                    "kind": new.kind,
+                    "url": new.url,
+                    "enabled": new.enabled,
+                    "updated_at": new.updated_at,
+                },
                 # Leave updated_at alone when nothing changed.
-                where=or_(Source.kind != new.kind, Source.url.is_distinct_from(new.url),
-                          Source.enabled != new.enabled),
+                where=or_(
+                    Source.kind != new.kind,
+                    Source.url.is_distinct_from(new.url),
+                    Source.enabled != new.enabled,
+                ),
             )
             conn.execute(stmt, list(rows.values()))
 
@@ -153,24 +166,32 @@ class Store:
         validators, counts one more consecutive failure and remembers ``error``.
         """
         values = {
-            "source_id": source_id, "etag": etag, "last_modified": last_modified,
-            "last_status": status, "last_attempt_at": at,
+            "source_id": source_id,
+            "etag": etag,
+            "last_modified": last_modified,
+            "last_status": status,
+            "last_attempt_at": at,
             "last_success_at": at if error is None else None,
-            "consecutive_failures": 0 if error is None else 1, "last_error": error,
+            "consecutive_failures": 0 if error is None else 1,
+            "last_error": error,
         }
         with self._write() as conn:
             self._require_sources(conn, {source_id})
             stmt = insert_for(conn, FetchStateRow).values(values)
             new, old = stmt.excluded, FetchStateRow
             changes: dict[str, Any] = {
-                "last_status": new.last_status, "last_attempt_at": new.last_attempt_at,
+                "last_status": new.last_status,
+                "last_attempt_at": new.last_attempt_at,
             }
             if error is None:
                 not_modified = status == 304
                 changes |= {
                     "etag": func.coalesce(new.etag, old.etag) if not_modified else new.etag,
-                    "last_modified": (func.coalesce(new.last_modified, old.last_modified)
-                                      if not_modified else new.last_modified),
+                    "last_modified": (
+                        func.coalesce(new.last_modified, old.last_modified)
+                        if not_modified
+                        else new.last_modified
+                    ),
                     "last_success_at": new.last_success_at,
                     "consecutive_failures": 0,
                     "last_error": None,
@@ -181,9 +202,9 @@ class Store:
                     "consecutive_failures": old.consecutive_failures + 1,
                     "last_error": new.last_error,
                 }
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[FetchStateRow.source_id], set_=changes
-            ))
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=[FetchStateRow.source_id], set_=changes)
+            )
 
     # -- documents -----------------------------------------------------------------------
 
@@ -194,14 +215,18 @@ class Store:
         skip: set[str] = set()
         with self._read() as conn:
             for chunk in chunked(wanted):
-                skip.update(conn.scalars(
-                    select(Document.url).where(
-                        Document.url.in_(chunk),
-                        or_(Document.status == "ok",
-                            Document.reason.in_(PERMANENT_REASONS),
-                            Document.attempts >= max_attempts),
+                skip.update(
+                    conn.scalars(
+                        select(Document.url).where(
+                            Document.url.in_(chunk),
+                            or_(
+                                Document.status.in_(("ok", "skipped")),
+                                Document.reason.in_(PERMANENT_REASONS),
+                                Document.attempts >= max_attempts,
+                            ),
+                        )
                     )
-                ))
+                )
         return skip
 
     def save_batch(self, outcomes: Sequence[Article | Failure]) -> BatchResult:
@@ -270,10 +295,14 @@ class Store:
         with self._write() as conn:
             self._require_sources(conn, {source_id})
             run_id = conn.execute(
-                insert_for(conn, Run).values(
-                    source_id=source_id, started_at=at, status="running",
+                insert_for(conn, Run)
+                .values(
+                    source_id=source_id,
+                    started_at=at,
+                    status="running",
                     **run_count_values(RunCounts()),
-                ).returning(Run.id)
+                )
+                .returning(Run.id)
             ).scalar_one()
             return int(run_id)
 
@@ -289,9 +318,9 @@ class Store:
         """Record a run's end, its counts, and (for a failed run) its error."""
         with self._write() as conn:
             result = conn.execute(
-                update(Run).where(Run.id == run_id).values(
-                    finished_at=at, status=status, error=error, **run_count_values(counts)
-                )
+                update(Run)
+                .where(Run.id == run_id)
+                .values(finished_at=at, status=status, error=error, **run_count_values(counts))
             )
             if result.rowcount == 0:
                 raise StorageError(f"No run with id {run_id} to finish.")
@@ -317,9 +346,9 @@ class Store:
         """
         with self._write() as conn:
             result = conn.execute(
-                update(Run).where(Run.status == "running").values(
-                    status="interrupted", finished_at=at or datetime.now(UTC)
-                )
+                update(Run)
+                .where(Run.status == "running")
+                .values(status="interrupted", finished_at=at or datetime.now(UTC))
             )
         if result.rowcount:
             logger.info("Marked %d unfinished run(s) as interrupted", result.rowcount)
@@ -329,35 +358,42 @@ class Store:
 
     def source_summaries(self) -> list[SourceSummary]:
         """Per-source figures: ok documents, failed URLs per reason, poll state, last run."""
-        newest_first = func.row_number().over(
-            partition_by=Run.source_id, order_by=(Run.started_at.desc(), Run.id.desc())
-        ).label("rank")
+        newest_first = (
+            func.row_number()
+            .over(partition_by=Run.source_id, order_by=(Run.started_at.desc(), Run.id.desc()))
+            .label("rank")
+        )
         ranked = select(Run, newest_first).subquery()
         with self._read() as conn:
             sources = conn.execute(select(Source.id, Source.kind).order_by(Source.id)).all()
             tallies = conn.execute(
-                select(Document.source_id, Document.status, Document.reason, func.count())
-                .group_by(Document.source_id, Document.status, Document.reason)
+                select(Document.source_id, Document.status, Document.reason, func.count()).group_by(
+                    Document.source_id, Document.status, Document.reason
+                )
             ).all()
-            states = {r.source_id: to_fetch_state(r)
-                      for r in conn.execute(select(FetchStateRow))}
-            last_runs = {r.source_id: to_run(r)
-                         for r in conn.execute(select(ranked).where(ranked.c.rank == 1))}
+            states = {r.source_id: to_fetch_state(r) for r in conn.execute(select(FetchStateRow))}
+            last_runs = {
+                r.source_id: to_run(r)
+                for r in conn.execute(select(ranked).where(ranked.c.rank == 1))
+            }
 
         documents: Counter[str] = Counter()
         failures: dict[str, Counter[str]] = {}
+        skips: dict[str, Counter[str]] = {}
         for source_id, status, reason, n in tallies:
             if status == "ok":
                 documents[source_id] += n
             else:
-                # The check constraint guarantees failed rows carry a reason.
-                failures.setdefault(source_id, Counter())[str(reason)] += n
+                # The check constraint guarantees failed and skipped rows carry a reason.
+                tally = skips if status == "skipped" else failures
+                tally.setdefault(source_id, Counter())[str(reason)] += n
         return [
             SourceSummary(
                 source=s.id,
                 kind=s.kind,
                 documents=documents[s.id],
                 failures=dict(failures.get(s.id, {})),
+                skipped=dict(skips.get(s.id, {})),
                 state=states.get(s.id, FetchState(source=s.id)),
                 last_run=last_runs.get(s.id),
             )
@@ -391,6 +427,7 @@ class Store:
         failures: list[dict[str, Any]] = []
         stored = updated = unchanged = 0
         failed: Counter[str] = Counter()
+        skipped: Counter[str] = Counter()
 
         with self._writer.begin() as conn:
             self._require_sources(conn, {o.source for o in latest.values()})
@@ -399,7 +436,7 @@ class Store:
                 prior = known.get(url)
                 has_ok = prior is not None and prior.status == "ok"
                 if isinstance(outcome, Failure):
-                    failed[outcome.reason] += 1
+                    (skipped if outcome.skipped else failed)[outcome.reason] += 1
                     if not has_ok:
                         failures.append(failure_values(outcome))
                 elif not has_ok:
@@ -423,14 +460,15 @@ class Store:
                 conn.execute(
                     update(Document)
                     .where(Document.url == bindparam("b_url"))
-                    .values(fetched_at=bindparam("b_fetched_at"),
-                            attempts=Document.attempts + 1),
+                    .values(fetched_at=bindparam("b_fetched_at"), attempts=Document.attempts + 1),
                     touches,
                 )
             if failures:
                 conn.execute(self._failure_upsert(conn), failures)
 
-        return BatchResult(stored=stored, updated=updated, unchanged=unchanged, failed=failed)
+        return BatchResult(
+            stored=stored, updated=updated, unchanged=unchanged, failed=failed, skipped=skipped
+        )
 
     @staticmethod
     def _known(conn: Connection, urls: list[str]) -> dict[str, _Known]:
@@ -468,9 +506,15 @@ class Store:
         new = stmt.excluded
         return stmt.on_conflict_do_update(
             index_elements=[Document.url],
-            set_={"stage": new.stage, "reason": new.reason, "detail": new.detail,
-                  "http_status": new.http_status, "updated_at": new.updated_at,
-                  "attempts": Document.attempts + 1},
+            set_={
+                "status": new.status,
+                "stage": new.stage,
+                "reason": new.reason,
+                "detail": new.detail,
+                "http_status": new.http_status,
+                "updated_at": new.updated_at,
+                "attempts": Document.attempts + 1,
+            },
             # Decided in SQL as well as above: a concurrent writer may have stored the
             # article since we looked, and a failure must never replace it.
             where=Document.status != "ok",

@@ -126,13 +126,9 @@ def test_one_pass_stores_articles_and_records_every_failure(
     assert local.status == "ok"
     assert local.counts.found == 7  # the duplicate entry collapsed
     assert local.counts.stored == 2
-    assert dict(local.counts.failed) == {
-        "http_404": 1,
-        "http_500": 1,
-        "timeout": 1,
-        "not_html": 1,
-        "robots_disallowed": 1,
-    }
+    assert dict(local.counts.failed) == {"http_404": 1, "http_500": 1, "timeout": 1}
+    # Deliberate skips are recorded with their reason, apart from failures.
+    assert dict(local.counts.skipped) == {"not_html": 1, "robots_disallowed": 1}
     assert site.hits("/private/secret.html") == 0  # robots.txt obeyed
     assert site.hits("/news/broken.html") == 2  # one retry
 
@@ -145,6 +141,7 @@ def test_one_pass_stores_articles_and_records_every_failure(
     summaries = {s.source: s for s in app.store.source_summaries()}
     assert summaries["local"].documents == 2
     assert summaries["local"].failures == local.counts.failed
+    assert summaries["local"].skipped == local.counts.skipped
     assert summaries["dead"].state.consecutive_failures == 1
     doc = app.store.document(site.url("/news/two.html"))
     assert doc is not None and doc.title == "Two" and "river bridge" in doc.text

@@ -77,13 +77,15 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("content_hash", sa.String(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.CheckConstraint("status IN ('ok', 'failed')", name=op.f("ck_documents_status")),
+        sa.CheckConstraint(
+            "status IN ('ok', 'failed', 'skipped')", name=op.f("ck_documents_status")
+        ),
         sa.CheckConstraint(
             "status <> 'ok' OR (text IS NOT NULL AND content_hash IS NOT NULL)",
             name=op.f("ck_documents_ok_has_text"),
         ),
         sa.CheckConstraint(
-            "status <> 'failed' OR (stage IS NOT NULL AND reason IS NOT NULL)",
+            "status = 'ok' OR (stage IS NOT NULL AND reason IS NOT NULL)",
             name=op.f("ck_documents_failed_has_reason"),
         ),
         sa.ForeignKeyConstraint(
@@ -109,6 +111,8 @@ def upgrade() -> None:
         sa.Column("unchanged", sa.Integer(), nullable=False),
         sa.Column("failed", sa.Integer(), nullable=False),
         sa.Column("failures", JSON, nullable=False),
+        sa.Column("skipped", sa.Integer(), nullable=False),
+        sa.Column("skips", JSON, nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "status IN ('running', 'ok', 'failed', 'interrupted')",
