@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import threading
 import traceback
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -153,6 +154,10 @@ class ArticleSpider(scrapy.Spider):
 
 def run_crawl(jobs: Sequence[PageRequest], settings: CrawlSettings, conn: Connection) -> None:
     """The crawler child's main: crawl ``jobs`` and send each result down ``conn``."""
+    # Ctrl-C in a terminal signals the whole process group; the parent decides when
+    # to stop (it closes the generator, which terminates us), so the page in flight
+    # is not lost to a KeyboardInterrupt here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     outbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(outbox, conn), name="result-sender")
     sender.start()

@@ -181,12 +181,6 @@ def test_sigint_behaves_like_sigterm(tmp_path: Path, sqlite_url: str, site: Loca
     assert logged(log, r"received SIGINT: finishing the current batch")
 
 
-@pytest.mark.xfail(
-    reason="Ctrl-C signals the whole process group and the Scrapy child (crawler/fetch.py) "
-    "does not ignore SIGINT as the extraction workers do: it dies with KeyboardInterrupt "
-    "and the page in flight is recorded as crawler_crashed instead of stored",
-    strict=False,
-)
 def test_ctrl_c_in_a_terminal_finishes_the_current_batch(
     tmp_path: Path, sqlite_url: str, site: LocalServer
 ) -> None:
