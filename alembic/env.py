@@ -22,11 +22,12 @@ from sqlalchemy.engine import Connection
 
 from alembic import context
 from storage.database import create_engine_for, write_engine
-from storage.models import Base, UTCDateTime
+from storage.models import UTCDateTime
+from storage.schema import metadata
 from storage.settings import DatabaseSettings
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _database_url() -> str:

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from storage.store import Store, open_store
-
 from newsingest.config import Settings
-from newsingest.ingest import Ingestor
+from newsingest.ingest import BatchStage, Ingestor
 from pipeline.workers import ExtractionPool
 from storage.records import SourceRecord
+from storage.store import Store, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +20,12 @@ class App:
     store: Store
     pool: ExtractionPool
     ingestor: Ingestor
+
+
+def batch_stages(settings: Settings, store: Store) -> list[BatchStage]:
+    """The in-process stages around each batch write, in the order they run."""
+    stages: list[BatchStage] = []
+    return stages
 
 
 @contextmanager
@@ -39,6 +44,11 @@ def open_app(settings: Settings, stop: threading.Event | None = None) -> Iterato
             for s in settings.sources
         )
         with ExtractionPool(settings.pipeline) as pool:
-            yield App(settings, store, pool, Ingestor(settings, store, pool, stop))
+            yield App(
+                settings,
+                store,
+                pool,
+                Ingestor(settings, store, pool, stop, batch_stages(settings, store)),
+            )
     finally:
         store.dispose()

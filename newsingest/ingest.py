@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from crawler.errors import FeedError
 from crawler.feeds import poll_feed
@@ -22,7 +23,7 @@ from crawler.records import FeedEntry, FetchedPage, FetchFailure, PageRequest
 from crawler.sources import SourceConfig
 from crawler.urllist import BadLine, read_url_list
 from newsingest.config import Settings
-from pipeline.records import Failure, Outcome
+from pipeline.records import Article, Failure, Outcome
 from pipeline.workers import ExtractionPool
 from storage.records import RunCounts
 from storage.store import Store
@@ -49,6 +50,20 @@ class RunReport:
     seconds: float = 0.0
 
 
+class BatchStage(Protocol):
+    """A stage that runs in this process around each batch's write.
+
+    Stages that need stored state (learned boilerplate, the dedup index) live here
+    rather than in the extraction workers, which have no database. ``before_save``
+    may return changed articles (``dataclasses.replace``); ``after_save`` sees the
+    articles as they were written, in the same order.
+    """
+
+    def before_save(self, articles: list[Article]) -> list[Article]: ...
+
+    def after_save(self, articles: list[Article]) -> None: ...
+
+
 class Ingestor:
     """Runs passes over sources with a shared store and extraction pool."""
 
@@ -58,11 +73,13 @@ class Ingestor:
         store: Store,
         pool: ExtractionPool,
         stop: threading.Event | None = None,
+        stages: Sequence[BatchStage] = (),
     ) -> None:
         self.settings = settings
         self.store = store
         self.pool = pool
         self.stop = stop or threading.Event()
+        self.stages = list(stages)
 
     def run(self, sources: Sequence[SourceConfig]) -> list[RunReport]:
         """One pass over ``sources``; every source gets a run row with its counts.
@@ -216,11 +233,17 @@ class Ingestor:
             self._save(batch, reports)
 
     def _save(self, batch: list[Outcome], reports: dict[str, RunReport]) -> None:
+        articles = [o for o in batch if isinstance(o, Article)]
+        for stage in self.stages:
+            articles = stage.before_save(articles)
         by_source: dict[str, list[Outcome]] = defaultdict(list)
-        for outcome in batch:
+        failures: list[Outcome] = [o for o in batch if isinstance(o, Failure)]
+        for outcome in [*articles, *failures]:
             by_source[outcome.source].append(outcome)
         for source, outcomes in by_source.items():
             reports[source].counts.add(self.store.save_batch(outcomes))
+        for stage in self.stages:
+            stage.after_save(articles)
         batch.clear()
 
 

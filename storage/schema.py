@@ -1,0 +1,13 @@
+"""The whole schema: every module that defines tables, imported in one place.
+
+Alembic (``alembic/env.py``) and the migration checks compare the database against
+``metadata``; a feature that keeps tables in a module of its own adds one import here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from storage.models import Base
+
+metadata: MetaData = Base.metadata
