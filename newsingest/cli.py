@@ -6,52 +6,18 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from functools import wraps
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar, cast
 
 import click
 from rich.console import Console
 
-from crawler.errors import CrawlerError
-from newsingest.config import ConfigError, Settings, load_settings
+from newsingest.clicommon import Context, friendly_errors, pass_context
+from newsingest.config import ConfigError
 from newsingest.logs import setup_logging
-from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(func: F) -> F:
-    """Turn errors a user can cause into one sentence on stderr and exit status 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ConfigError, StorageError, CrawlerError) as exc:
-            click.echo(f"newsingest: {exc}", err=True)
-            sys.exit(2)
-
-    return cast(F, wrapper)
-
-
-class Context:
-    """What the group options give to every subcommand."""
-
-    def __init__(self, config: Path | None, log_level: str | None) -> None:
-        self.config = config
-        self.log_level = log_level
-
-    def settings(self, *, required: bool = True) -> Settings:
-        settings = load_settings(self.config, required=required)
-        setup_logging(self.log_level or settings.log_level)
-        return settings
-
-
-pass_context = click.make_pass_decorator(Context)
 
 
 @click.group()
@@ -224,6 +190,12 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+
+# Feature commands: each feature module defines its commands and is added here.
+FEATURE_COMMANDS: list[click.Command] = []
+for command in FEATURE_COMMANDS:
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Schema for source health and unattended operation (back-off, dead sources, locks).
+"""Schema for story clusters (term statistics, story term index).
 
 Revision ID: 0004
 Revises: 0003

@@ -1,4 +1,4 @@
-"""Schema for the copy clusters and stories (LSH band index, term statistics).
+"""Schema for copy clusters (exact hashes, MinHash LSH band index).
 
 Revision ID: 0003
 Revises: 0002

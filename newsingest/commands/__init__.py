@@ -1,0 +1,1 @@
+"""Subcommands that belong to one feature each, registered on the group in ``cli.py``."""
