@@ -65,6 +65,7 @@ def extract_article(page: FetchedPage, settings: PipelineSettings) -> Article | 
         fetched_at=page.fetched_at,
         language=meta.language,
         text=text,
+        raw_text=text,
         content_hash=content_hash(text),
     )
 

@@ -22,6 +22,7 @@ class Article:
     fetched_at: datetime  # tz-aware UTC
     language: str | None  # ISO 639-1 where known
     text: str  # cleaned body text, paragraphs separated by "\n"
+    raw_text: str  # the extraction before cleaning, kept so cleaning can be re-run
     content_hash: str  # sha256 of the normalised text
 
 

@@ -37,6 +37,7 @@ def article(
         fetched_at=at,
         language="en",
         text=text,
+        raw_text=text,
         content_hash=hashlib.sha256(text.encode()).hexdigest(),
     )
 
