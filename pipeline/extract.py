@@ -6,8 +6,12 @@ import logging
 from datetime import datetime
 
 import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
 
 from crawler.records import FeedEntry, FetchedPage
+from pipeline.clean import clean_text
+from pipeline.cleanrules import menu_fragment
 from pipeline.metadata import PageMetadata, page_metadata
 from pipeline.records import Article, Failure
 from pipeline.settings import PipelineSettings
@@ -15,12 +19,13 @@ from pipeline.text import content_hash, normalise_text
 
 logger = logging.getLogger(__name__)
 
+
 def extract_article(page: FetchedPage, settings: PipelineSettings) -> Article | Failure:
     """Turn a fetched page into an Article, or a Failure that carries its reason.
 
-    Title, authors and date come from the page and fall back to the feed entry's.
-    trafilatura's own dedup cache stays off: it is global to the process and its
-    verdicts depend on the order pages arrive in.
+    Title, authors and date come from the page and fall back to the feed entry's,
+    then to the bylines the cleaner removed from the body. The text is cleaned
+    (``pipeline.clean``); the extraction before cleaning is kept as ``raw_text``.
     """
     html = decode_body(page.body, page.encoding)
     tree = trafilatura.load_html(html)
@@ -29,45 +34,122 @@ def extract_article(page: FetchedPage, settings: PipelineSettings) -> Article | 
     # Metadata first: text extraction prunes the tree it is given.
     found = page_metadata(tree, page.final_url)
     try:
-        document = trafilatura.bare_extraction(
-            tree,
-            url=page.final_url,
-            include_comments=False,
-            with_metadata=False,  # page_metadata() below does the part we need
-            deduplicate=False,
-            # fast skips the readability/jusText comparison on every page: on the
-            # extraction benchmark it is as accurate (F1 0.960 vs 0.956) and 1.45x
-            # quicker, which is what lets extraction keep up with fetching.
-            fast=True,
-            favor_precision=settings.favor_precision,
-        )
-    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
-        # trafilatura and lxml raise these on pathological markup; one page must
-        # not stop a run, so it becomes a recorded failure.
-        return _failure(page, "extraction_error", f"{type(exc).__name__}: {exc}")
-    # bare_extraction returns a Document (a dict only when asked with as_dict=True).
-    body = getattr(document, "text", None) if document is not None else None
-    text = normalise_text(body or "")
+        raw = extract_main_text(tree, html, page.final_url, settings)
+    except ExtractionError as exc:
+        return _failure(page, "extraction_error", str(exc))
+    meta = merge_metadata(found, page.hint)
+    cleaning = clean_text(raw, title=meta.title)
+    text = cleaning.text
     if len(text) < settings.min_text_chars:
         return _failure(
             page,
             "no_main_text",
             f"{len(text)} characters of main text (< {settings.min_text_chars})",
         )
-    meta = merge_metadata(found, page.hint)
     return Article(
         url=page.url,
         final_url=page.final_url,
         source=page.source,
         title=meta.title or "",
-        authors=meta.authors,
+        authors=meta.authors or cleaning.authors,
         published_at=meta.published_at,
         fetched_at=page.fetched_at,
         language=meta.language,
         text=text,
-        raw_text=text,
+        raw_text=raw,
         content_hash=content_hash(text),
     )
+
+
+class ExtractionError(Exception):
+    """trafilatura or lxml gave up on the page's markup."""
+
+
+# Elements whose class or id names them as a caption, credit, byline, share bar,
+# newsletter box or list of related links. trafilatura drops many of these by its own
+# lists; these are the ones news templates use that slip through. An element holding
+# several paragraphs is never one of them (a wrapper named "share-container" may hold
+# the whole article), so those are left alone.
+_HINT_NAMES = (
+    "captions?|credits?|photo-?credit|byline|newsletter|related|share|sharing|social-share"
+    "|read-?more|recommended|promo|signup|subscribe|subscription"
+)
+MARKUP_HINTS = etree.XPath(
+    "//figcaption | //*[self::div or self::p or self::span or self::section or self::ul"
+    " or self::aside or self::figure][count(.//p) < 3]"
+    f"[re:test(concat(' ', @class, ' ', @id, ' '), '[\\s_-](?:{_HINT_NAMES})[\\s_-]', 'i')]",
+    namespaces={"re": "http://exslt.org/regular-expressions"},
+)
+_KEEP = frozenset({"html", "body", "article", "main"})
+
+
+def drop_marked_boilerplate(tree: HtmlElement) -> int:
+    """Remove the elements ``MARKUP_HINTS`` finds; returns how many went."""
+    dropped = 0
+    for element in MARKUP_HINTS(tree):
+        if element.tag not in _KEEP and element.getparent() is not None:
+            element.drop_tree()
+            dropped += 1
+    return dropped
+
+
+# When more than this share of the text sits in menu-like scraps, a navigation
+# block has probably been taken for the article; then trafilatura's slower full
+# mode (its own readability and jusText comparison) gives a second opinion.
+MENU_LIKE_SHARE = 0.6
+
+
+def extract_main_text(
+    tree: HtmlElement, html: str, url: str | None, settings: PipelineSettings
+) -> str:
+    """The page's main text, paragraphs separated by newlines (before cleaning)."""
+    drop_marked_boilerplate(tree)
+    text = _trafilatura_text(tree, url, settings, fast=True)
+    if text and menu_share(text) > MENU_LIKE_SHARE:
+        # Only here, on the few pages that look wrong, is the slower mode paid for.
+        second_tree = trafilatura.load_html(html)
+        if second_tree is not None:
+            drop_marked_boilerplate(second_tree)
+            second = _trafilatura_text(second_tree, url, settings, fast=False)
+            if second and len(second) < len(text) / 2 and menu_share(second) < 0.3:
+                logger.debug("extract %s: menu-like text, took the full-mode result", url)
+                text = second
+    return text
+
+
+def menu_share(text: str) -> float:
+    """The share of the text's characters in short unpunctuated scraps and list items."""
+    paragraphs = [p for p in text.split("\n") if p]
+    total = sum(len(p) for p in paragraphs)
+    scraps = sum(len(p) for p in paragraphs if p.startswith("- ") or menu_fragment(p))
+    return scraps / total if total else 0.0
+
+
+def _trafilatura_text(
+    tree: HtmlElement, url: str | None, settings: PipelineSettings, *, fast: bool
+) -> str:
+    try:
+        document = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            include_comments=False,
+            with_metadata=False,  # page_metadata() does the part we need
+            # trafilatura's own dedup cache stays off: it is global to the process
+            # and its verdicts depend on the order pages arrive in.
+            deduplicate=False,
+            # fast skips the readability/jusText comparison on every page: on the
+            # extraction benchmark it is as accurate (F1 0.960 vs 0.956) and 1.45x
+            # quicker, which is what lets extraction keep up with fetching.
+            fast=fast,
+            favor_precision=settings.favor_precision,
+        )
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        # trafilatura and lxml raise these on pathological markup; one page must
+        # not stop a run, so it becomes a recorded failure.
+        raise ExtractionError(f"{type(exc).__name__}: {exc}") from exc
+    # bare_extraction returns a Document (a dict only when asked with as_dict=True).
+    body = getattr(document, "text", None) if document is not None else None
+    return normalise_text(body or "")
 
 
 def decode_body(body: bytes, encoding: str | None) -> str:
