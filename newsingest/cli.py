@@ -109,6 +109,9 @@ def demo(db: Path | None, cycles: int, interval: str, demo_log_level: str) -> No
     from newsingest.demo_run import print_demo, run_demo
 
     setup_logging(demo_log_level.upper())
+    # On a busy machine a demo run can outlast its 5 s slot; APScheduler's "skipped:
+    # maximum number of running instances" is expected then, and only noise here.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     console = Console()
     console.print(
         "Serving the sample newsroom on 127.0.0.1 and running the scheduler "
@@ -193,7 +196,10 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 # Feature commands: each feature module defines its commands and is added here.
-FEATURE_COMMANDS: list[click.Command] = []
+from newsingest.commands.cleaning import explain_command, reclean_command  # noqa: E402
+from newsingest.commands.extract import extract_command  # noqa: E402
+
+FEATURE_COMMANDS: list[click.Command] = [reclean_command, explain_command, extract_command]
 for command in FEATURE_COMMANDS:
     cli.add_command(command)
 
