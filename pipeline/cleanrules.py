@@ -82,7 +82,7 @@ _PROMPTS = [
     r"\b(?:get|have)\b.{0,60}\bdelivered (?:to|straight to|directly to|through) your (?:inbox|letterbox|door|phone)\b",
     r"^(?:already a subscriber|not a subscriber|subscribers? only|become a (?:member|subscriber))\b",
     # read more, see also, related
-    r"^(?:read|see|view|watch|listen|click|tap|discover|explore)\s+(?:more|also|next|the full|full|here|now|the latest)\b",
+    r"^(?:read|see|view|watch|listen|click|tap|discover|explore)\s+(?:more|also|next|the full|full|here|now|the latest)\b[^,]{0,100}$",
     r"^(?:related|also read|also on|also see|see also|read also|more on this|more from|more about|more stories|further reading|recommended|trending|most (?:read|popular|viewed|shared)|top stories|popular|don'?t miss|must read|editor'?s picks?|you may (?:also )?like|you might (?:also )?like|we recommend|latest news|more news|up next|next up)\b(?:[^.!?]{0,120})$",
     r"^(?:related|read more|see more|also read|more|watch|listen|video|photos?|gallery|in pictures|opinion|analysis)\s*[:|»›>\-–—]",
     r"^click (?:here|to)\b",
@@ -131,7 +131,7 @@ def caption_credit(paragraph: str) -> bool:
 _NAME = r"[A-Z][\w'’.-]+(?:\s+(?:[A-Z][\w'’.-]+|van|von|de|der|da|di|del|la|le|bin|al-?\w*))*"
 _NAMES = rf"{_NAME}(?:\s*(?:,|\band\b|&)\s*{_NAME})*"
 _BYLINE = re.compile(
-    rf"^[\[(]?(?:by|written by|words by|story by|reported by|text by)\s+(?P<names>{_NAMES})"
+    rf"^[\[(]?(?i:by|written by|words by|story by|reported by|text by)\s+(?P<names>{_NAMES})"
     r"(?:\s*(?:,|\||-|–|—|\bfor\b|\bin\b|\bat\b)\s*[^.!?]{0,60})?\.?[\])]?$"
 )
 _CONTRIBUTION = re.compile(
