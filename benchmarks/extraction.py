@@ -130,7 +130,9 @@ def ours(page: Page) -> str:
     return outcome.text if isinstance(outcome, Article) else ""
 
 
-def run(tool: Callable[[Page], str], pages: Sequence[Page], repeat: int) -> tuple[dict[str, str], float]:
+def run(
+    tool: Callable[[Page], str], pages: Sequence[Page], repeat: int
+) -> tuple[dict[str, str], float]:
     """Outputs per page id, and pages/s of the fastest of ``repeat`` passes."""
     best = float("inf")
     outputs: dict[str, str] = {}

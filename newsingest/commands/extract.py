@@ -51,7 +51,7 @@ class BadLine:
 def extract_command(ctx: Context, text_mode: bool, files: tuple[Path, ...]) -> None:
     """Extract and clean pages offline: JSON lines on stdin (or HTML FILES) to stdout."""
     settings = ctx.settings(required=False).pipeline
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if text_mode:
         if files:
             raise click.UsageError("--text reads JSON lines on stdin; it takes no FILES")
@@ -114,7 +114,9 @@ def extract_pages(
             break
     if len(buffered) < POOL_THRESHOLD:
         for item in buffered:
-            yield item if isinstance(item, BadLine) else _record(item, _extract_here(item, settings))
+            yield (
+                item if isinstance(item, BadLine) else _record(item, _extract_here(item, settings))
+            )
         return
     with ExtractionPool(settings) as pool:
         # A bounded window of futures: memory stays flat on a long stream, and the

@@ -124,7 +124,9 @@ def test_captions_and_credits_go(caption: str) -> None:
 
 
 def test_the_caption_line_after_a_credit_goes_with_it() -> None:
-    text, removed = cleaned("JOHN DOE/EPA Crowds wait outside the station", "Crowds waited for hours")
+    text, removed = cleaned(
+        "JOHN DOE/EPA Crowds wait outside the station", "Crowds waited for hours"
+    )
     assert text.split("\n") == BODY
     assert removed["Crowds waited for hours"] == "caption_credit"
 
@@ -160,7 +162,9 @@ def test_an_organisation_credit_goes_without_naming_a_person() -> None:
     assert result.authors == ()
 
 
-@pytest.mark.parametrize("stamp", ["Updated: 3 March 2021, 10:42 GMT", "Published 12:05 p.m.", "21.10.2024"])
+@pytest.mark.parametrize(
+    "stamp", ["Updated: 3 March 2021, 10:42 GMT", "Published 12:05 p.m.", "21.10.2024"]
+)
 def test_datelines_go(stamp: str) -> None:
     assert_removed(stamp, "dateline")
 
@@ -177,7 +181,9 @@ def test_sentences_that_look_like_bylines_or_dates_stay(sentence: str) -> None:
     assert_kept(sentence)
 
 
-@pytest.mark.parametrize("fragment", ["0", "12 | 4", "Advertisement", "close", "___", "https://example.org/x"])
+@pytest.mark.parametrize(
+    "fragment", ["0", "12 | 4", "Advertisement", "close", "___", "https://example.org/x"]
+)
 def test_counters_ui_words_and_bare_links_go(fragment: str) -> None:
     _, removed = cleaned(fragment)
     assert fragment in removed
@@ -185,18 +191,22 @@ def test_counters_ui_words_and_bare_links_go(fragment: str) -> None:
 
 def test_menu_scraps_at_the_edges_go_but_not_inside() -> None:
     scraps = ["Home", "World news", "Latest"]
-    result = clean_text("\n".join(scraps + BODY[:1] + ["Budget at a glance"] + BODY[1:] + ["Topics"]))
-    assert result.text.split("\n") == BODY[:1] + ["Budget at a glance"] + BODY[1:]
+    result = clean_text(
+        "\n".join(scraps + BODY[:1] + ["Budget at a glance"] + BODY[1:] + ["Topics"])
+    )
+    assert result.text.split("\n") == [*BODY[:1], "Budget at a glance", *BODY[1:]]
 
 
 def test_the_headline_repeated_in_the_body_goes() -> None:
     title = "Council approves budget after long debate"
-    assert_removed("Council approves budget after long debate", "headline", at=0, title=f"{title} | The Ledger")
+    assert_removed(
+        "Council approves budget after long debate", "headline", at=0, title=f"{title} | The Ledger"
+    )
 
 
 def test_without_a_title_a_doubled_short_line_at_the_top_is_the_headline() -> None:
     head = "Council approves budget after long debate"
-    result = clean_text("\n".join([head, "Local news", head] + BODY))
+    result = clean_text("\n".join([head, "Local news", head, *BODY]))
     assert result.text.split("\n") == BODY
 
 

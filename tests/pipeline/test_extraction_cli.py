@@ -77,7 +77,9 @@ def test_a_failed_page_and_malformed_lines_still_get_their_lines(tmp_path: Path)
     inputs = [
         json.dumps({"url": "http://127.0.0.1/ok.html", "html": wire}),
         "{not json",
-        json.dumps({"url": "http://127.0.0.1/empty.html", "html": "<html><body><p>Hi.</p></body></html>"}),
+        json.dumps(
+            {"url": "http://127.0.0.1/empty.html", "html": "<html><body><p>Hi.</p></body></html>"}
+        ),
         json.dumps({"url": "http://127.0.0.1/no-html.html"}),
         json.dumps({"url": "http://127.0.0.1/ok2.html", "html": wire}),
     ]
