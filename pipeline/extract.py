@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 
+import lxml.html
 import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement
+from readability import Document as ReadabilityDocument
+from readability.readability import Unparseable
 
 from crawler.records import FeedEntry, FetchedPage
 from pipeline.clean import clean_text
@@ -99,14 +103,24 @@ def drop_marked_boilerplate(tree: HtmlElement) -> int:
 MENU_LIKE_SHARE = 0.6
 
 
+# When the extraction holds less than this share of the text in the page's <p>
+# elements, trafilatura has probably kept one block of a split article; then
+# readability (a different algorithm, scoring the page's containers) is asked.
+SHORT_SHARE = 0.4
+
+
 def extract_main_text(
     tree: HtmlElement, html: str, url: str | None, settings: PipelineSettings
 ) -> str:
-    """The page's main text, paragraphs separated by newlines (before cleaning)."""
+    """The page's main text, paragraphs separated by newlines (before cleaning).
+
+    trafilatura's fast mode first; a second opinion only where the result looks
+    wrong, so the pages that look right pay nothing for it.
+    """
+    paragraph_chars = len("".join(tree.xpath("//p//text()")))
     drop_marked_boilerplate(tree)
     text = _trafilatura_text(tree, url, settings, fast=True)
     if text and menu_share(text) > MENU_LIKE_SHARE:
-        # Only here, on the few pages that look wrong, is the slower mode paid for.
         second_tree = trafilatura.load_html(html)
         if second_tree is not None:
             drop_marked_boilerplate(second_tree)
@@ -114,7 +128,50 @@ def extract_main_text(
             if second and len(second) < len(text) / 2 and menu_share(second) < 0.3:
                 logger.debug("extract %s: menu-like text, took the full-mode result", url)
                 text = second
+    elif len(text) < SHORT_SHARE * paragraph_chars:
+        second = readability_text(html)
+        # A fuller version of the same article contains the short one; a longer
+        # text that does not is some other block of the page.
+        if (
+            len(second) > 1.5 * len(text)
+            and menu_share(second) < 0.3
+            and overlap(text, second) >= 0.8
+        ):
+            logger.debug("extract %s: short text, took readability's result", url)
+            text = second
     return text
+
+
+_READABILITY_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre")
+
+
+def readability_text(html: str) -> str:
+    """The main text as readability-lxml finds it, one paragraph per block element."""
+    try:
+        summary = ReadabilityDocument(html).summary(html_partial=True)
+        root = lxml.html.fragment_fromstring(summary, create_parent="div")
+    except (ValueError, TypeError, etree.ParserError, Unparseable) as exc:
+        logger.debug("readability gave up: %s", exc)
+        return ""
+    blocks = []
+    for element in root.iter(*_READABILITY_BLOCKS):
+        # A block inside another block (a <p> in an <li>) is already in its parent's text.
+        if any(parent.tag in _READABILITY_BLOCKS for parent in element.iterancestors()):
+            continue
+        blocks.append(element.text_content())
+    return normalise_text("\n".join(blocks))
+
+
+_WORD = re.compile(r"\w+")
+
+
+def overlap(part: str, whole: str) -> float:
+    """The share of ``part``'s words that occur in ``whole`` (1.0 for an empty part)."""
+    words = _WORD.findall(part.casefold())
+    if not words:
+        return 1.0
+    vocabulary = set(_WORD.findall(whole.casefold()))
+    return sum(w in vocabulary for w in words) / len(words)
 
 
 def menu_share(text: str) -> float:
