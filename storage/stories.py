@@ -1,0 +1,445 @@
+"""Stored story clusters: term statistics, stories, their inverted index, members.
+
+``StoryStore.cluster`` runs the story tier (``pipeline.stories.plan_batch``) over a
+batch of articles in one write transaction and writes its plan. The transaction
+holds the write lock (SQLite's BEGIN IMMEDIATE; a PostgreSQL advisory lock), so
+processes clustering at once take turns and each sees the other's stories.
+
+Tables:
+
+- ``story_terms``: per term, its document frequency and how many stories the index
+  lists under it (so a list that grew past twice its cap is trimmed);
+- ``story_counts``: the number of documents counted in the frequencies;
+- ``stories``: each story's vector (heaviest terms of the sum of its members' unit
+  vectors), member count, time bounds and when it was last active;
+- ``story_postings``: the inverted index, term -> stories, with the story's time
+  bounds copied in so a window is filtered without a join;
+- ``story_copies``: copy cluster -> story; ``story_members``: document URL -> story.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from pipeline.stories import BatchPlan, Story, StoryDoc, StorySettings, Window, plan_batch
+from storage.database import translate_errors, write_engine
+from storage.models import Base, Document, JSONType
+from storage.rows import chunked, insert_for
+
+logger = logging.getLogger(__name__)
+
+# Any fixed number: the key of the PostgreSQL advisory lock that serialises clustering.
+_PG_LOCK_KEY = 0x5354_4F52  # "STOR"
+
+
+class StoryTermRow(Base):
+    """A term's document frequency and the length of its postings list."""
+
+    __tablename__ = "story_terms"
+
+    term: Mapped[str] = mapped_column(String, primary_key=True)
+    df: Mapped[int] = mapped_column(Integer, default=0)
+    postings: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StoryCountRow(Base):
+    """One row: the documents counted in ``story_terms`` and an activity clock."""
+
+    __tablename__ = "story_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StoryRow(Base):
+    """One story: its term vector, size and time bounds."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vector: Mapped[dict[str, float]] = mapped_column(JSONType)
+    members: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime | None]
+    last_at: Mapped[datetime | None]
+    touched: Mapped[int] = mapped_column(Integer)  # story_counts.documents when last joined
+
+
+class StoryPostingRow(Base):
+    """The inverted index: a story listed under one of its top terms."""
+
+    __tablename__ = "story_postings"
+    __table_args__ = (Index("ix_story_postings_term_touched", "term", "touched"),)
+
+    term: Mapped[str] = mapped_column(String, primary_key=True)
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    first_at: Mapped[datetime | None]
+    last_at: Mapped[datetime | None]
+    touched: Mapped[int] = mapped_column(Integer)
+
+
+class StoryCopyRow(Base):
+    """The story of a copy cluster, so later copies join it directly."""
+
+    __tablename__ = "story_copies"
+
+    copy_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+
+
+class StoryMemberRow(Base):
+    """The story of a stored document (by its canonical URL)."""
+
+    __tablename__ = "story_members"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorySummary:
+    """A story as status pages and the demo show it."""
+
+    id: int
+    members: int
+    publishers: tuple[str, ...]  # source ids of its documents, sorted
+    first_at: datetime | None
+    last_at: datetime | None
+    title: str | None  # the title of its earliest stored document
+
+
+class StoryStore:
+    """Clusters batches of articles into stories and answers which story a URL is in."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = write_engine(engine)
+
+    def cluster(self, docs: Sequence[StoryDoc], settings: StorySettings) -> dict[str, int]:
+        """Put each document in a story, in order; return URL -> story id.
+
+        Documents already in a story keep it (a re-fetch, a re-run of the batch), so
+        calling this twice with the same batch changes nothing the second time.
+        """
+        if not docs:
+            return {}
+        with translate_errors(self._engine), self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            known = _members(conn, [d.key for d in docs])
+            fresh = list({d.key: d for d in docs if d.key not in known}.values())
+            plan = plan_batch(fresh, _ConnIndex(conn), settings)
+            ids = _write_plan(conn, plan, settings)
+        result = {d.key: known[d.key] for d in docs if d.key in known}
+        result.update((key, ids.get(ref, ref)) for key, ref in plan.assignments.items())
+        return result
+
+    def story_ids(self, urls: Iterable[str]) -> dict[str, int]:
+        """The story of each of ``urls`` that has one."""
+        with translate_errors(self._engine), self._engine.begin() as conn:
+            return _members(conn, list(dict.fromkeys(urls)))
+
+    def story(self, story_id: int) -> Story | None:
+        """A story's stored state."""
+        with translate_errors(self._engine), self._engine.begin() as conn:
+            return _ConnIndex(conn).story(story_id)
+
+    def summaries(self, *, min_members: int = 2, limit: int = 50) -> list[StorySummary]:
+        """The largest stories with at least ``min_members`` documents, largest first."""
+        with translate_errors(self._engine), self._engine.begin() as conn:
+            rows = conn.execute(
+                select(StoryRow)
+                .where(StoryRow.members >= min_members)
+                .order_by(StoryRow.members.desc(), StoryRow.id)
+                .limit(limit)
+            ).all()
+            ids = [r.id for r in rows]
+            publishers: dict[int, set[str]] = {i: set() for i in ids}
+            titles: dict[int, str | None] = {}
+            for chunk in chunked(ids):
+                found = conn.execute(
+                    select(StoryMemberRow.story_id, Document.source_id, Document.title)
+                    .join(Document, Document.url == StoryMemberRow.url)
+                    .where(StoryMemberRow.story_id.in_(chunk))
+                    .order_by(Document.published_at, Document.id)
+                )
+                for story_id, source, title in found:
+                    publishers[story_id].add(source)
+                    titles.setdefault(story_id, title)
+        return [
+            StorySummary(
+                id=r.id,
+                members=r.members,
+                publishers=tuple(sorted(publishers[r.id])),
+                first_at=r.first_at,
+                last_at=r.last_at,
+                title=titles.get(r.id),
+            )
+            for r in rows
+        ]
+
+
+class _ConnIndex:
+    """``pipeline.stories.StoryIndex`` over one open transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def frequencies(self, terms: Iterable[str]) -> tuple[int, Mapping[str, int]]:
+        wanted = sorted(set(terms))
+        df: dict[str, int] = {}
+        for chunk in chunked(wanted):
+            rows = self._conn.execute(
+                select(StoryTermRow.term, StoryTermRow.df).where(StoryTermRow.term.in_(chunk))
+            )
+            df.update((term, n) for term, n in rows)
+        documents = self._conn.scalar(select(StoryCountRow.documents).where(StoryCountRow.id == 1))
+        return int(documents or 0), df
+
+    def candidates(
+        self, terms: Sequence[str], window: Window | None, per_term: int, limit: int
+    ) -> list[Story]:
+        if not terms:
+            return []
+        p = StoryPostingRow
+        conditions: list[ColumnElement[bool]] = [p.term.in_(list(terms))]
+        if window is not None:
+            conditions += [
+                or_(p.last_at.is_(None), p.last_at >= window.start),
+                or_(p.first_at.is_(None), p.first_at <= window.end),
+            ]
+        # No per-term ranking here: _trim keeps every list under twice ``per_term``.
+        shared = func.count().label("shared")
+        ids = self._conn.scalars(
+            select(p.story_id)
+            .where(and_(*conditions))
+            .group_by(p.story_id)
+            .order_by(shared.desc(), p.story_id)
+            .limit(limit)
+        ).all()
+        return self._stories(ids)
+
+    def story(self, story_id: int) -> Story | None:
+        found = self._stories([story_id])
+        return found[0] if found else None
+
+    def stories_of_copies(self, copy_ids: Iterable[int]) -> Mapping[int, int]:
+        wanted = sorted(set(copy_ids))
+        found: dict[int, int] = {}
+        for chunk in chunked(wanted):
+            rows = self._conn.execute(
+                select(StoryCopyRow.copy_id, StoryCopyRow.story_id).where(
+                    StoryCopyRow.copy_id.in_(chunk)
+                )
+            )
+            found.update((copy_id, story_id) for copy_id, story_id in rows)
+        return found
+
+    def _stories(self, ids: Sequence[int]) -> list[Story]:
+        stories: list[Story] = []
+        for chunk in chunked(list(ids)):
+            for row in self._conn.execute(
+                select(StoryRow).where(StoryRow.id.in_(chunk)).order_by(StoryRow.id)
+            ):
+                stories.append(
+                    Story(
+                        id=row.id,
+                        vector=row.vector,
+                        members=row.members,
+                        first_at=row.first_at,
+                        last_at=row.last_at,
+                    )
+                )
+        return stories
+
+
+def _members(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in chunked(urls):
+        rows = conn.execute(
+            select(StoryMemberRow.url, StoryMemberRow.story_id).where(StoryMemberRow.url.in_(chunk))
+        )
+        found.update((url, story_id) for url, story_id in rows)
+    return found
+
+
+def _write_plan(conn: Connection, plan: BatchPlan, settings: StorySettings) -> dict[int, int]:
+    """Write a batch's plan; return the real id of each story the batch created."""
+    documents = _add_frequencies(conn, plan)
+    ids: dict[int, int] = {}
+    for story in plan.new_stories:
+        ids[story.id] = conn.execute(
+            insert_for(conn, StoryRow)
+            .values(**_story_values(story, documents))
+            .returning(StoryRow.id)
+        ).scalar_one()
+    updated = [s for s in plan.stories.values() if s.id > 0]
+    if updated:
+        conn.execute(
+            update(StoryRow)
+            .where(StoryRow.id == bindparam("b_id"))
+            .values(
+                vector=bindparam("b_vector"),
+                members=bindparam("b_members"),
+                first_at=bindparam("b_first_at"),
+                last_at=bindparam("b_last_at"),
+                touched=bindparam("b_touched"),
+            ),
+            [
+                {"b_id": s.id, **{f"b_{k}": v for k, v in _story_values(s, documents).items()}}
+                for s in sorted(updated, key=lambda s: s.id)
+            ],
+        )
+    _reindex(conn, plan, ids, documents, settings)
+    if plan.copies:
+        stmt = insert_for(conn, StoryCopyRow)
+        conn.execute(
+            stmt.on_conflict_do_nothing(index_elements=[StoryCopyRow.copy_id]),
+            [{"copy_id": c, "story_id": ids.get(s, s)} for c, s in sorted(plan.copies.items())],
+        )
+    if plan.assignments:
+        stmt = insert_for(conn, StoryMemberRow)
+        conn.execute(
+            stmt.on_conflict_do_nothing(index_elements=[StoryMemberRow.url]),
+            [{"url": u, "story_id": ids.get(s, s)} for u, s in sorted(plan.assignments.items())],
+        )
+    return ids
+
+
+def _add_frequencies(conn: Connection, plan: BatchPlan) -> int:
+    """Add the batch's document frequencies; return the new document count."""
+    if plan.frequencies:
+        stmt = insert_for(conn, StoryTermRow)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[StoryTermRow.term],
+                set_={"df": StoryTermRow.df + stmt.excluded.df},
+            ),
+            [{"term": t, "df": n, "postings": 0} for t, n in sorted(plan.frequencies.items())],
+        )
+    stmt = insert_for(conn, StoryCountRow)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[StoryCountRow.id],
+            set_={"documents": StoryCountRow.documents + stmt.excluded.documents},
+        ),
+        {"id": 1, "documents": plan.documents},
+    )
+    return int(conn.scalar(select(StoryCountRow.documents).where(StoryCountRow.id == 1)) or 0)
+
+
+def _story_values(story: Story, touched: int) -> dict[str, Any]:
+    return {
+        "vector": dict(story.vector),
+        "members": story.members,
+        "first_at": story.first_at,
+        "last_at": story.last_at,
+        "touched": touched,
+    }
+
+
+def _reindex(
+    conn: Connection,
+    plan: BatchPlan,
+    ids: Mapping[int, int],
+    touched: int,
+    settings: StorySettings,
+) -> None:
+    """Rewrite the postings of every story the batch touched, and trim long lists."""
+    n = settings.index_terms
+    story_ids = sorted(ids.get(s.id, s.id) for s in plan.stories.values())
+    removed: dict[str, int] = {}
+    for chunk in chunked(story_ids):
+        for term in conn.scalars(
+            delete(StoryPostingRow)
+            .where(StoryPostingRow.story_id.in_(chunk))
+            .returning(StoryPostingRow.term)
+        ):
+            removed[term] = removed.get(term, 0) + 1
+    rows: list[dict[str, Any]] = []
+    added: dict[str, int] = {}
+    for story in sorted(plan.stories.values(), key=lambda s: ids.get(s.id, s.id)):
+        for term in story.index_terms(n):
+            added[term] = added.get(term, 0) + 1
+            rows.append(
+                {
+                    "term": term,
+                    "story_id": ids.get(story.id, story.id),
+                    "first_at": story.first_at,
+                    "last_at": story.last_at,
+                    "touched": touched,
+                }
+            )
+    if rows:
+        conn.execute(insert_for(conn, StoryPostingRow), rows)
+    changes = {t: added.get(t, 0) - removed.get(t, 0) for t in set(added) | set(removed)}
+    changes = {t: d for t, d in changes.items() if d}
+    if changes:
+        stmt = insert_for(conn, StoryTermRow)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[StoryTermRow.term],
+                set_={"postings": StoryTermRow.postings + stmt.excluded.postings},
+            ),
+            [{"term": t, "df": 0, "postings": d} for t, d in sorted(changes.items())],
+        )
+        _trim(conn, [t for t, d in changes.items() if d > 0], settings.postings_per_term)
+
+
+def _trim(conn: Connection, terms: Sequence[str], cap: int) -> None:
+    """Cut postings lists grown past twice ``cap`` back to the ``cap`` most recent.
+
+    Reads only ever look at ``cap`` stories per term, so the rest are dead weight; the
+    slack of ``cap`` means a list is trimmed once per ``cap`` additions, not each time.
+    """
+    long: list[str] = []
+    for chunk in chunked(sorted(terms)):
+        long += conn.scalars(
+            select(StoryTermRow.term).where(
+                StoryTermRow.term.in_(chunk), StoryTermRow.postings > 2 * cap
+            )
+        )
+    for term in long:
+        keep = (
+            select(StoryPostingRow.story_id)
+            .where(StoryPostingRow.term == term)
+            .order_by(StoryPostingRow.touched.desc(), StoryPostingRow.story_id.desc())
+            .limit(cap)
+        )
+        conn.execute(
+            delete(StoryPostingRow).where(
+                StoryPostingRow.term == term,
+                StoryPostingRow.story_id.not_in(keep.scalar_subquery()),
+            )
+        )
+        count = conn.scalar(
+            select(func.count()).select_from(StoryPostingRow).where(StoryPostingRow.term == term)
+        )
+        conn.execute(update(StoryTermRow).where(StoryTermRow.term == term).values(postings=count))
+    if long:
+        logger.debug("Trimmed the story postings of %d terms to %d stories", len(long), cap)
