@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from newsingest.config import Settings
 from newsingest.ingest import BatchStage, Ingestor
+from newsingest.stories import story_stage
 from pipeline.workers import ExtractionPool
 from storage.records import SourceRecord
 from storage.store import Store, open_store
@@ -25,6 +26,8 @@ class App:
 def batch_stages(settings: Settings, store: Store) -> list[BatchStage]:
     """The in-process stages around each batch write, in the order they run."""
     stages: list[BatchStage] = []
+    if settings.stories.enabled:  # last: it reads the copy clusters of the batch
+        stages.append(story_stage(settings.stories, store.engine))
     return stages
 
 

@@ -196,10 +196,16 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 # Feature commands: each feature module defines its commands and is added here.
+from newsingest.commands.cluster import cluster_command  # noqa: E402
 from newsingest.commands.cleaning import explain_command, reclean_command  # noqa: E402
 from newsingest.commands.extract import extract_command  # noqa: E402
 
-FEATURE_COMMANDS: list[click.Command] = [reclean_command, explain_command, extract_command]
+FEATURE_COMMANDS: list[click.Command] = [
+    reclean_command,
+    explain_command,
+    extract_command,
+    cluster_command,
+]
 for command in FEATURE_COMMANDS:
     cli.add_command(command)
 

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from crawler.settings import CrawlSettings
 from crawler.sources import SourceConfig
 from pipeline.settings import PipelineSettings
+from pipeline.stories import StorySettings
 from scheduler import SchedulerSettings
 from storage.settings import DatabaseSettings
 
@@ -40,6 +41,7 @@ class Settings(BaseSettings):
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    stories: StorySettings = Field(default_factory=StorySettings)
     sources: list[SourceConfig] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
