@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from newsingest.cleaning import learned_boilerplate
 from newsingest.config import Settings
 from newsingest.ingest import BatchStage, Ingestor
 from newsingest.stories import story_stage
@@ -25,7 +26,7 @@ class App:
 
 def batch_stages(settings: Settings, store: Store) -> list[BatchStage]:
     """The in-process stages around each batch write, in the order they run."""
-    stages: list[BatchStage] = []
+    stages: list[BatchStage] = [learned_boilerplate(settings, store)]
     if settings.stories.enabled:  # last: it reads the copy clusters of the batch
         stages.append(story_stage(settings.stories, store.engine))
     return stages

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from crawler.settings import CrawlSettings
 from crawler.sources import SourceConfig
+from pipeline.boilerplate import BoilerplateSettings
 from pipeline.settings import PipelineSettings
 from pipeline.stories import StorySettings
 from scheduler import SchedulerSettings
@@ -40,6 +41,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    boilerplate: BoilerplateSettings = Field(default_factory=BoilerplateSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     stories: StorySettings = Field(default_factory=StorySettings)
     sources: list[SourceConfig] = Field(default_factory=list)

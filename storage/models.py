@@ -150,6 +150,8 @@ class Document(Base):
     updated_at: Mapped[datetime]           # last time the row changed
     language: Mapped[str | None] = mapped_column(String)
     text: Mapped[str | None] = mapped_column(Text)
+    # The extraction before cleaning, so cleaning can be re-run and explained.
+    raw_text: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str | None] = mapped_column(String, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 

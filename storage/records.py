@@ -119,5 +119,6 @@ class StoredDocument:
     updated_at: datetime  # last time the row changed, tz-aware UTC
     language: str | None
     text: str | None
+    raw_text: str | None  # the extraction before cleaning (ok documents)
     content_hash: str | None
     attempts: int  # outcomes recorded for this URL (fetches tried)

@@ -69,6 +69,7 @@ def article_values(article: Article) -> dict[str, Any]:
         "updated_at": article.fetched_at,
         "language": article.language,
         "text": article.text,
+        "raw_text": article.raw_text,
         "content_hash": article.content_hash,
         "attempts": 1,
     }
@@ -93,6 +94,7 @@ def failure_values(failure: Failure) -> dict[str, Any]:
         "updated_at": failure.at,
         "language": None,
         "text": None,
+        "raw_text": None,
         "content_hash": None,
         "attempts": 1,
     }
@@ -118,6 +120,7 @@ def to_document(row: Row[Any]) -> StoredDocument:
         updated_at=row.updated_at,
         language=row.language,
         text=row.text,
+        raw_text=row.raw_text,
         content_hash=row.content_hash,
         attempts=row.attempts,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from storage import boilerplate as _boilerplate  # noqa: F401  (its tables)
 from storage import stories as _stories  # noqa: F401  (its tables)
 from storage.models import Base
 

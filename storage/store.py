@@ -447,7 +447,13 @@ class Store:
                     upserts.append(article_values(outcome))
                 else:
                     unchanged += 1
-                    touches.append({"b_url": url, "b_fetched_at": outcome.fetched_at})
+                    touches.append(
+                        {
+                            "b_url": url,
+                            "b_fetched_at": outcome.fetched_at,
+                            "b_raw_text": outcome.raw_text,
+                        }
+                    )
 
             # Rows in URL order, so concurrent batches on PostgreSQL lock rows in the same
             # order rather than deadlocking on each other.
@@ -460,7 +466,12 @@ class Store:
                 conn.execute(
                     update(Document)
                     .where(Document.url == bindparam("b_url"))
-                    .values(fetched_at=bindparam("b_fetched_at"), attempts=Document.attempts + 1),
+                    # raw_text too: the template around an unchanged text may have moved.
+                    .values(
+                        fetched_at=bindparam("b_fetched_at"),
+                        raw_text=bindparam("b_raw_text"),
+                        attempts=Document.attempts + 1,
+                    ),
                     touches,
                 )
             if failures:
