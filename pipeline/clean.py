@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pipeline.cleanrules import (
     LINE_RULES,
+    MAX_RULE_WORDS,
     RELATED_HEADER,
     byline_names,
     is_sentence,
@@ -71,6 +72,10 @@ def clean_text(text: str, *, title: str | None = None) -> Cleaning:
 
 
 def _line_rule(paragraph: str) -> str | None:
+    # Every one-paragraph rule has a word limit below this: a long paragraph is
+    # article text, and most paragraphs are long, so this is also the fast path.
+    if words(paragraph) > MAX_RULE_WORDS:
+        return None
     for rule in LINE_RULES:
         if rule.test(paragraph):
             return rule.name

@@ -36,6 +36,17 @@ def is_sentence(paragraph: str) -> bool:
     return bool(_SENTENCE_END.search(paragraph))
 
 
+def mentions(paragraph: str, keys: tuple[str, ...]) -> bool:
+    """Whether the lower-cased paragraph contains one of ``keys``.
+
+    A cheap first test before a rule's regular expressions: substring search is
+    many times faster than a case-insensitive alternation, and most paragraphs
+    mention none of a rule's key words.
+    """
+    lowered = paragraph.lower()
+    return any(key in lowered for key in keys)
+
+
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
 _I = re.IGNORECASE
 
@@ -67,9 +78,26 @@ _AI_NOTICE = [
 ]
 
 
+_AI_KEYS = (
+    "a.i",
+    "artificial",
+    "generat",
+    "automat",
+    "language model",
+    "llm",
+    "chatgpt",
+    "machine",
+)
+_AI_WORD = re.compile(r"\bAI\b")  # case-sensitive: "ai" is inside too many words
+
+
 def ai_notice(paragraph: str) -> bool:
     """A notice that the text (or part of it) was produced by AI or an automated system."""
-    return words(paragraph) <= 45 and any(p.search(paragraph) for p in _AI_NOTICE)
+    return (
+        words(paragraph) <= 45
+        and (_AI_WORD.search(paragraph) is not None or mentions(paragraph, _AI_KEYS))
+        and any(p.search(paragraph) for p in _AI_NOTICE)
+    )
 
 
 # -- comment, share, follow, subscribe, newsletter, read-more and related prompts ---
@@ -102,12 +130,37 @@ _PROMPTS = [
     # contact lines: "Write to Jane Doe at jane@example.com", "Reach the reporter at"
     r"^(?:write to|email|e-mail|contact|reach|send tips to)\b.{0,80}(?:@|\bat\b\s+\S+\.\w{2,}|on twitter)",
 ]
-_PROMPT = re.compile("|".join(f"(?:{p})" for p in _PROMPTS), _I)
+# The patterns that start with "^" are tried once at the start of the paragraph; the
+# few that may sit anywhere only on paragraphs with one of their key words.
+_PROMPT_START = re.compile("|".join(f"(?:{p[1:]})" for p in _PROMPTS if p.startswith("^")), _I)
+_PROMPT_ANYWHERE = re.compile("|".join(f"(?:{p})" for p in _PROMPTS if not p.startswith("^")), _I)
+_PROMPT_ANYWHERE_KEYS = ("follow", "newsletter", "briefing", "digest", "delivered")
 
 
 def prompt(paragraph: str) -> bool:
     """An invitation to comment, share, follow, subscribe, read more or read related stories."""
-    return words(paragraph) <= 40 and bool(_PROMPT.search(paragraph))
+    if words(paragraph) > 40:
+        return False
+    if _PROMPT_START.match(paragraph):
+        return True
+    return bool(mentions(paragraph, _PROMPT_ANYWHERE_KEYS) and _PROMPT_ANYWHERE.search(paragraph))
+
+
+_OFFER_START = re.compile(
+    r"^(?:get|subscribe|sign up|try|start|join|become|unlock|enjoy|upgrade|claim|save|access|support)\b",
+    _I,
+)
+_OFFER = re.compile(
+    r"\bfor (?:as little as|just|only) (?:[$£€₹]|rs\.?|usd|eur|inr)\s?\d|\buse (?:the )?(?:promo |coupon |discount )?code\b"
+    r"|\b(?:unlimited|full|premium|digital) access\b|\bfree trial\b|\bsubscri\w+ (?:service|offer|plan|deal)\b",
+    _I,
+)
+
+
+def subscription_offer(paragraph: str) -> bool:
+    """A paywall or subscription advertisement: an imperative offer of access with a price or code."""
+    text = paragraph.strip()
+    return words(text) <= 90 and bool(_OFFER_START.match(text)) and bool(_OFFER.search(text))
 
 
 RELATED_HEADER = re.compile(
@@ -119,8 +172,8 @@ RELATED_HEADER = re.compile(
 _AGENCY = r"(?:AFP|Reuters|AP|EPA|EPA-EFE|Getty(?: Images)?|Shutterstock|Alamy|PA(?: Wire| Media)?|Xinhua|KCNA|Yonhap|ANSA|dpa|Bloomberg|Sipa|Pool|Anadolu|TASS|Sputnik|NurPhoto|SOPA|Zuma|Rex|iStock(?:photo)?|Corbis|WireImage|Handout|Imago)"
 _CREDIT = [
     # "JANE DOE/AFP", "KCNA/Reuters", "VLADIMIR SMIRNOV/POOL/AFP", "(AP Photo/John Smith)"
-    re.compile(rf"[\w.'-]+\s*/\s*{_AGENCY}\b"),
-    re.compile(rf"\b{_AGENCY}\s*/\s*[A-Z][\w.'-]+"),
+    re.compile(rf"(?<=[\w.])\s*/\s*{_AGENCY}\b"),
+    re.compile(rf"\b{_AGENCY}\s*/\s*[A-Z]"),
     re.compile(r"\b(?:AP|AFP|EPA|Reuters) Photo\b"),
     re.compile(rf"\b(?:via|for|courtesy of)\s+{_AGENCY}\b"),
     re.compile(r"\bGetty Images\b|\bShutterstock\b"),
@@ -139,11 +192,38 @@ _CREDIT = [
 ]
 
 
+_CREDIT_ANY = re.compile(
+    "|".join(
+        f"(?:{p.pattern})" if not p.flags & re.IGNORECASE else f"(?i:{p.pattern})" for p in _CREDIT
+    )
+)
+_CREDIT_KEYS = (
+    "/",
+    "getty",
+    "shutterstock",
+    "photo",
+    "image",
+    "picture",
+    "pic",
+    "credit",
+    "file",
+    "archive",
+    "via",
+    "courtesy",
+    "©",
+    "(c)",
+    "caption",
+    "source",
+    "illustration",
+    "video",
+)
+
+
 def caption_credit(paragraph: str) -> bool:
     """A photo caption that carries a credit, or a bare credit line."""
-    if words(paragraph) > 70:
+    if words(paragraph) > 70 or not mentions(paragraph, _CREDIT_KEYS):
         return False
-    return any(p.search(paragraph) for p in _CREDIT)
+    return bool(_CREDIT_ANY.search(paragraph))
 
 
 # -- bylines, datelines, "Additional reporting by" --------------------------------
@@ -315,9 +395,25 @@ _COPYRIGHT = re.compile(
 )
 
 
+_COPYRIGHT_KEYS = (
+    "copyright",
+    "©",
+    "(c)",
+    "reserved",
+    "commercial use",
+    "may not be",
+    "must not be",
+    "무단",
+)
+
+
 def copyright_notice(paragraph: str) -> bool:
     """A copyright or reproduction notice."""
-    return words(paragraph) <= 60 and bool(_COPYRIGHT.search(paragraph.strip()))
+    return (
+        words(paragraph) <= 60
+        and mentions(paragraph, _COPYRIGHT_KEYS)
+        and _COPYRIGHT.search(paragraph.strip()) is not None
+    )
 
 
 def menu_fragment(paragraph: str) -> bool:
@@ -326,6 +422,9 @@ def menu_fragment(paragraph: str) -> bool:
     return words(text) <= 5 and not is_sentence(text) and not text.endswith(":")
 
 
+# No one-paragraph rule fires on a paragraph longer than this.
+MAX_RULE_WORDS = 90
+
 # Order matters only for the name a removal gets: the most specific class first.
 LINE_RULES: tuple[Rule, ...] = (
     Rule("ai_notice", ai_notice),
@@ -333,6 +432,7 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule("byline", byline),
     Rule("contribution", contribution),
     Rule("prompt", prompt),
+    Rule("subscription_offer", subscription_offer),
     Rule("copyright", copyright_notice),
     Rule("dateline", dateline),
     Rule("ui_fragment", ui_fragment),

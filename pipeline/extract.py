@@ -76,25 +76,34 @@ class ExtractionError(Exception):
 # the whole article), so those are left alone.
 _HINT_NAMES = (
     "captions?|credits?|photo-?credit|byline|newsletter|related|share|sharing|social-share"
-    "|read-?more|recommended|promo|signup|subscribe|subscription"
+    "|read-?more|recommended|promo|signup|subscribe|subscription|latest-box|most-?popular"
+    "|most-?read|more-stories|read-?next|up-?next|recirc|taboola|outbrain"
 )
-MARKUP_HINTS = etree.XPath(
-    "//figcaption | //*[self::div or self::p or self::span or self::section or self::ul"
-    " or self::aside or self::figure][count(.//p) < 3]"
-    f"[re:test(concat(' ', @class, ' ', @id, ' '), '[\\s_-](?:{_HINT_NAMES})[\\s_-]', 'i')]",
-    namespaces={"re": "http://exslt.org/regular-expressions"},
-)
-_KEEP = frozenset({"html", "body", "article", "main"})
+_HINT = re.compile(rf"(?:^|[\s_-])(?:{_HINT_NAMES})(?:$|[\s_-])", re.IGNORECASE)
+_HINT_TAGS = ("div", "p", "span", "section", "ul", "aside", "figure", "figcaption")
 
 
 def drop_marked_boilerplate(tree: HtmlElement) -> int:
-    """Remove the elements ``MARKUP_HINTS`` finds; returns how many went."""
-    dropped = 0
-    for element in MARKUP_HINTS(tree):
-        if element.tag not in _KEEP and element.getparent() is not None:
+    """Remove captions and the elements whose class or id names them as boilerplate.
+
+    Returns how many elements went.
+    """
+    marked = []
+    for element in tree.iter(_HINT_TAGS):
+        if element.tag == "figcaption":
+            marked.append(element)
+            continue
+        names = element.get("class")
+        ident = element.get("id")
+        if ident:
+            names = f"{names} {ident}" if names else ident
+        if names and _HINT.search(names) and len(element.findall(".//p")) < 3:
+            marked.append(element)
+    # Dropped after the walk, not during it: the walk must not lose its place.
+    for element in marked:
+        if element.getparent() is not None:
             element.drop_tree()
-            dropped += 1
-    return dropped
+    return len(marked)
 
 
 # When more than this share of the text sits in menu-like scraps, a navigation
