@@ -89,9 +89,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="Override a story setting."
+    )
     args = parser.parse_args()
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
-    settings = StorySettings()
+    settings = StorySettings(**dict(item.split("=", 1) for item in args.set))
     parts = {
         "tuned (topics 1-17)": [r for r in rows if r["topic"] in TUNED_ON],
         "held out (18-35)": [r for r in rows if r["topic"] in HELD_OUT],

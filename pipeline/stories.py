@@ -32,7 +32,14 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.terms import add_into, cosine, term_counts, tfidf_vector, top_terms, truncate
+from pipeline.terms import (
+    add_into,
+    cosine,
+    term_counts,
+    tfidf_vector,
+    top_terms,
+    truncate,
+)
 
 
 class StorySettings(BaseModel):
@@ -181,7 +188,7 @@ def plan_batch(docs: Sequence[StoryDoc], index: StoryIndex, settings: StorySetti
         documents = stored_n + plan.documents
         df = _Frequencies(stored_df, plan.frequencies)
         vector = tfidf_vector(doc.counts, df, documents)
-        story = _best_story(vector, doc.published_at, plan, index, settings)
+        story = _best_story(vector, df, doc.published_at, plan, index, settings)
         if story is None:
             story = Story(
                 id=-(len(plan.new_stories) + 1),
@@ -225,13 +232,19 @@ def similarity(vector: Mapping[str, float], story: Story) -> float:
 
 def _best_story(
     vector: Mapping[str, float],
+    df: Mapping[str, int],
     when: datetime | None,
     plan: BatchPlan,
     index: StoryIndex,
     settings: StorySettings,
 ) -> Story | None:
-    """The most similar candidate story at or above the threshold, or None."""
-    query = top_terms(vector, settings.query_terms)
+    """The most similar candidate story at or above the threshold, or None.
+
+    The lookup uses the article's heaviest terms among those seen before: a term no
+    earlier article had weighs most of all, yet no story can be listed under it.
+    """
+    seen = {term: w for term, w in vector.items() if df.get(term)}
+    query = top_terms(seen, settings.query_terms)
     window = window_around(when, settings.window_days)
     found: dict[int, Story] = {}
     for story in index.candidates(query, window, settings.postings_per_term, settings.candidates):
