@@ -10,9 +10,10 @@ worked out from the source's last run in the database, not from the clock alone.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
@@ -21,22 +22,47 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from crawler.sources import SourceConfig
+from crawler.sources import SourceConfig, parse_interval
+from storage.health import HealthStore, SourceHealth
+from storage.records import FetchState
 
 if TYPE_CHECKING:
     from newsingest.ingest import Ingestor, RunReport
 
 logger = logging.getLogger(__name__)
 
+# A job that fires this little before its computed slot runs anyway (clock jitter).
+_EARLY = timedelta(seconds=0.5)
+
 
 class SchedulerSettings(BaseModel):
-    """How many source runs may go at once."""
+    """How many source runs may go at once, back-off, dead sources and jitter."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     parallel_runs: int = Field(2, ge=1, le=64)  # each run starts its own fetcher process
+    # A failing source waits interval * 2**failures between polls, at most this long.
+    backoff_cap: str = "1d"
+    # This many 404s in a row (or one 410 Gone) declare a feed dead.
+    dead_after_not_found: int = Field(3, ge=1, le=1000)
+    # Each run starts up to this much later than its slot, at random, so sources on
+    # the same cadence do not all hit the network (and one host) at the same second.
+    jitter: str = "0s"
+
+    @field_validator("backoff_cap", "jitter")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        duration(value)
+        return value
+
+
+def duration(text: str) -> timedelta:
+    """``0`` / ``0s`` or an interval such as ``30s``, ``15m``, ``2h``, ``1d``."""
+    if text.strip().rstrip("smhd") in ("0", "0.0"):
+        return timedelta(0)
+    return parse_interval(text)
 
 
 def trigger_for(source: SourceConfig) -> BaseTrigger:
@@ -63,8 +89,79 @@ def first_run_time(source: SourceConfig, last_started: datetime | None, now: dat
     return now if due is None or due <= now else due
 
 
+def cadence(source: SourceConfig, health: SourceHealth | None = None) -> timedelta:
+    """The source's current interval: adaptive if health has one, else the configured
+    one (for a cron source, the gap between its next two slots)."""
+    if source.cron:
+        trigger = CronTrigger.from_crontab(source.cron, timezone=UTC)
+        first = trigger.get_next_fire_time(None, datetime.now(UTC))
+        second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+        return second - first if first and second else source.every
+    if health is not None and health.poll_interval:
+        return timedelta(seconds=health.poll_interval)
+    return source.every
+
+
+def backoff_delay(interval: timedelta, failures: int, cap: timedelta) -> timedelta:
+    """How long a source with ``failures`` failed polls in a row waits before the next:
+    ``interval * 2**failures``, at most ``cap`` (never less than the interval itself)."""
+    if failures <= 0:
+        return interval
+    stretched: timedelta = interval * (2 ** min(failures, 30))
+    return min(stretched, max(cap, interval))
+
+
+def next_poll(
+    source: SourceConfig,
+    *,
+    state: FetchState,
+    health: SourceHealth,
+    last_started: datetime | None,
+    settings: SchedulerSettings,
+    now: datetime,
+) -> datetime | None:
+    """When ``source`` is next due: its cadence from the last run, stretched by back-off
+    while it fails; never in the past; None for a dead or disabled source."""
+    if health.dead or not source.enabled:
+        return None
+    interval = cadence(source, health)
+    if last_started is None:
+        due = now
+    elif source.cron:
+        due = first_run_time(source, last_started, now)
+    else:
+        due = last_started + interval
+    if state.consecutive_failures > 0 and state.last_attempt_at is not None:
+        wait = backoff_delay(interval, state.consecutive_failures, duration(settings.backoff_cap))
+        due = max(due, state.last_attempt_at + wait)
+    return max(due, now)
+
+
+def feed_failure(report: RunReport) -> str | None:
+    """The reason the run's feed poll failed (``http_410``, ``timeout``, ...), or None."""
+    for key in report.counts.failed:
+        if key.startswith("feed_"):
+            return key.removeprefix("feed_")
+    return None
+
+
+# The running Scheduler, for the module-level job function: a job store that keeps
+# jobs in the database pickles their callable by reference and their arguments by
+# value, so a job names its source by id and finds the scheduler here.
+_current: Scheduler | None = None
+
+
+def run_source_job(source_id: str) -> None:
+    """The APScheduler job of one source (module-level, so it can be stored)."""
+    scheduler = _current
+    if scheduler is None:  # pragma: no cover - only if a job outlives its scheduler
+        logger.warning("job for source %s fired with no scheduler running", source_id)
+        return
+    scheduler.run_source(source_id)
+
+
 class Scheduler:
-    """Runs each enabled source on its cadence until stopped."""
+    """Runs each enabled source on its cadence until stopped, minding its health."""
 
     def __init__(
         self,
@@ -73,9 +170,12 @@ class Scheduler:
         settings: SchedulerSettings,
         on_run: Callable[[RunReport], None] | None = None,
     ) -> None:
-        self.sources = [s for s in sources if s.enabled]
+        self.sources = {s.id: s for s in sources if s.enabled}
         self.ingestor = ingestor
+        self.settings = settings
         self.on_run = on_run
+        self.health = HealthStore(ingestor.store.engine)
+        self._reported_dead: set[str] = set()
         self._apscheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(settings.parallel_runs)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -89,17 +189,26 @@ class Scheduler:
 
     def start(self) -> None:
         """Add one job per source and start the scheduler's threads."""
+        global _current
+        _current = self
+        self.health.revive_changed({s.id: s.url for s in self.sources.values()})
         now = datetime.now(UTC)
-        for source in self.sources:
-            last = self.ingestor.store.last_run(source.id)
-            first = first_run_time(source, last.started_at if last else None, now)
+        for source in self.sources.values():
+            first = self.due(source, now)
+            if first is None:
+                self._report_dead(source.id)
+                # Still on its cadence, so a revival from another process is seen.
+                first = now + cadence(source)
+            else:
+                first += self._jitter()
             self._apscheduler.add_job(
-                self._run_source,
+                run_source_job,
                 trigger_for(source),
-                args=[source],
+                args=[source.id],
                 id=source.id,
                 name=f"source {source.id}",
                 next_run_time=first,
+                replace_existing=True,
             )
             logger.info(
                 "scheduled source %s (%s), first run %s", source.id, source.kind, first.isoformat()
@@ -113,24 +222,96 @@ class Scheduler:
 
     def shutdown(self) -> None:
         """Stop scheduling; the running batch finishes and is stored first."""
+        global _current
         self.stop_event.set()
         if self._apscheduler.running:
             self._apscheduler.shutdown(wait=True)
+        if _current is self:
+            _current = None
 
     def unschedule(self, source_id: str) -> None:
         """Stop scheduling one source (a run in progress finishes)."""
+        self.sources.pop(source_id, None)
         if self._apscheduler.get_job(source_id) is not None:
             self._apscheduler.remove_job(source_id)
 
     def next_run_times(self) -> dict[str, datetime | None]:
         return {job.id: job.next_run_time for job in self._apscheduler.get_jobs()}
 
-    def _run_source(self, source: SourceConfig) -> None:
-        if self.stop_event.is_set():
+    def due(self, source: SourceConfig, now: datetime) -> datetime | None:
+        """When ``source`` is next due, from what the database says (see ``next_poll``)."""
+        store = self.ingestor.store
+        last = store.last_run(source.id)
+        return next_poll(
+            source,
+            state=store.fetch_state(source.id),
+            health=self.health.health(source.id),
+            last_started=last.started_at if last else None,
+            settings=self.settings,
+            now=now,
+        )
+
+    def run_source(self, source_id: str) -> None:
+        """One slot of a source: run it if it is due (alive, not backing off), then
+        set its next slot from its health."""
+        source = self.sources.get(source_id)
+        if source is None or self.stop_event.is_set():
+            return
+        now = datetime.now(UTC)
+        due = self.due(source, now)
+        if due is None:
+            self._report_dead(source_id)
+            return
+        self._reported_dead.discard(source_id)
+        if due > now + _EARLY:
+            logger.debug("source %s is backing off until %s", source_id, due.isoformat())
+            self._reschedule(source_id, due)
             return
         for report in self.ingestor.run([source]):
+            self._after_run(source, report)
             if self.on_run is not None:
                 self.on_run(report)
+
+    def _after_run(self, source: SourceConfig, report: RunReport) -> None:
+        if report.status == "interrupted" or self.stop_event.is_set():
+            return
+        if source.kind == "feed":
+            reason = feed_failure(report)
+            self.health.record_poll_outcome(
+                source.id,
+                url=source.url,
+                reason=reason,
+                at=datetime.now(UTC),
+                dead_after_not_found=self.settings.dead_after_not_found,
+            )
+        due = self.due(source, datetime.now(UTC))
+        if due is None:
+            self._report_dead(source.id)
+        else:
+            self._reschedule(source.id, due + self._jitter())
+
+    def _reschedule(self, source_id: str, when: datetime) -> None:
+        if self._apscheduler.get_job(source_id) is not None:
+            self._apscheduler.modify_job(source_id, next_run_time=when)
+
+    def _jitter(self) -> timedelta:
+        limit = duration(self.settings.jitter).total_seconds()
+        return timedelta(seconds=random.uniform(0, limit)) if limit else timedelta(0)
+
+    def _report_dead(self, source_id: str) -> None:
+        """Say once per process, loudly, that a dead source is not being polled."""
+        if source_id in self._reported_dead:
+            return
+        self._reported_dead.add(source_id)
+        health = self.health.health(source_id)
+        logger.warning(
+            "source %s is dead since %s (%s): not polled; revive it with "
+            "'newsingest revive %s' or by configuring a new url",
+            source_id,
+            health.dead_at.isoformat() if health.dead_at else "?",
+            health.dead_reason,
+            source_id,
+        )
 
     def _job_failed(self, event: JobExecutionEvent) -> None:
         # An unexpected exception is a bug: say so loudly, but keep the other

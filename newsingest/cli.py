@@ -126,19 +126,25 @@ def demo(db: Path | None, cycles: int, interval: str, demo_log_level: str) -> No
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the same as a JSON array.")
 @pass_context
 @friendly_errors
-def status(ctx: Context) -> None:
-    """Sources with their documents, failures, health and last run."""
-    from newsingest.report import print_tables, sources_table
+def status(ctx: Context, as_json: bool) -> None:
+    """Sources with their health, documents, failures, last run, next run and last error."""
+    from newsingest.health import source_statuses, status_json, status_table
+    from newsingest.report import print_tables
     from storage.store import open_store
 
     settings = ctx.settings()
     store = open_store(settings.database)
     try:
-        print_tables(sources_table(store.source_summaries()))
+        statuses = source_statuses(store, settings.sources, settings.scheduler)
     finally:
         store.dispose()
+    if as_json:
+        click.echo(status_json(statuses))
+    else:
+        print_tables(status_table(statuses))
 
 
 @cli.group()
@@ -199,8 +205,10 @@ def _stop_on_signals(stop: threading.Event) -> None:
 from newsingest.commands.cluster import cluster_command  # noqa: E402
 from newsingest.commands.cleaning import explain_command, reclean_command  # noqa: E402
 from newsingest.commands.extract import extract_command  # noqa: E402
+from newsingest.commands.health import revive_command  # noqa: E402
 
 FEATURE_COMMANDS: list[click.Command] = [
+    revive_command,
     reclean_command,
     explain_command,
     extract_command,

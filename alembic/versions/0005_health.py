@@ -1,26 +1,56 @@
-"""Schema for source health and unattended operation (back-off, dead sources, locks).
+"""Schema for source health and unattended operation: health, leases.
 
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-22
 
-Reserved so that work on several features can add its tables in a fixed order; the
-revision is a no-op until its feature fills it in.
+``source_health`` keeps what health adds to ``fetch_state`` (dead sources, 404 streaks,
+the adaptive poll interval; see ``storage.health``); ``leases`` holds the scheduler's
+leader lease on SQLite (``storage.leader``; PostgreSQL uses an advisory lock).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+
+from alembic import op
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+UTC_DATETIME = sa.DateTime(timezone=True)
+
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "source_health",
+        sa.Column("source_id", sa.String(), nullable=False),
+        sa.Column("dead_at", UTC_DATETIME, nullable=True),
+        sa.Column("dead_reason", sa.Text(), nullable=True),
+        sa.Column("dead_url", sa.Text(), nullable=True),
+        sa.Column("consecutive_not_found", sa.Integer(), nullable=False),
+        sa.Column("poll_interval", sa.Float(), nullable=True),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"],
+            name=op.f("fk_source_health_source_id_sources"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("source_id", name=op.f("pk_source_health")),
+    )
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.String(), nullable=False),
+        sa.Column("holder", sa.String(), nullable=False),
+        sa.Column("acquired_at", UTC_DATETIME, nullable=False),
+        sa.Column("expires_at", UTC_DATETIME, nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("leases")
+    op.drop_table("source_health")
