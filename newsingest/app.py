@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from newsingest.cleaning import learned_boilerplate
 from newsingest.config import Settings
+from newsingest.copies import copy_stage
 from newsingest.ingest import BatchStage, Ingestor
 from newsingest.stories import story_stage
 from pipeline.workers import ExtractionPool
@@ -26,7 +27,11 @@ class App:
 
 def batch_stages(settings: Settings, store: Store) -> list[BatchStage]:
     """The in-process stages around each batch write, in the order they run."""
-    stages: list[BatchStage] = [learned_boilerplate(settings, store)]
+    stages: list[BatchStage] = [
+        # First: every later stage may ask for the copy cluster of the batch's documents.
+        copy_stage(settings.copies, store),
+        learned_boilerplate(settings, store),
+    ]
     if settings.stories.enabled:  # last: it reads the copy clusters of the batch
         stages.append(story_stage(settings.stories, store.engine))
     return stages

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from crawler.settings import CrawlSettings
 from crawler.sources import SourceConfig
 from pipeline.boilerplate import BoilerplateSettings
+from pipeline.copies import CopySettings
 from pipeline.settings import PipelineSettings
 from pipeline.stories import StorySettings
 from scheduler import SchedulerSettings
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    copies: CopySettings = Field(default_factory=CopySettings)
     boilerplate: BoilerplateSettings = Field(default_factory=BoilerplateSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     stories: StorySettings = Field(default_factory=StorySettings)

@@ -1,0 +1,184 @@
+"""Copy-stage speed and memory as the corpus grows: 200,000 documents into SQLite.
+
+Writes synthetic documents (words drawn from a Zipf-weighted vocabulary, 3 to 12
+paragraphs; one in ten a near-copy of a recent document with a paragraph dropped and
+a credit line added) into a fresh SQLite file the way the ingest path does: each batch
+of ``--batch-size`` is stored (``Store.save_batch``) and then put in copy clusters
+(``CopyStage.after_save``), one transaction each, on one core. Texts are generated as
+they are written, so the script's own memory stays flat.
+
+Prints the time per document over the first and the last 10,000 documents (copy stage
+alone, wall clock and this process's CPU time, and with the store's write),
+documents/s, and the process RSS at 10,000 and at the end. The CPU figures do not
+move when other processes load the machine; the wall-clock ones include waiting for
+the disk.
+
+    python benchmarks/dedup_scale.py [--count 200000] [--batch-size 50] [--db FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from newsingest.copies import CopyStage
+from pipeline.records import Article
+from pipeline.text import content_hash
+from storage.copies import CopyIndex
+from storage.database import create_engine_for
+from storage.migrate import ensure_schema
+from storage.records import SourceRecord
+from storage.settings import DatabaseSettings
+from storage.store import Store
+
+WINDOW = 10_000
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def rss_mib() -> float:
+    """The process's resident set size now, in MiB (Linux)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+class Corpus:
+    """Synthetic news-like texts, generated one at a time from a seeded generator."""
+
+    def __init__(self, seed: int, vocabulary: int = 30_000, near_copies: float = 0.1) -> None:
+        self.rng = random.Random(seed)
+        self.words = [
+            "".join(self.rng.choices(LETTERS, k=self.rng.randint(2, 11))) for _ in range(vocabulary)
+        ]
+        # Zipf-like weights: a few words are everywhere, as in real text.
+        self.cum_weights = []
+        total = 0.0
+        for rank in range(1, vocabulary + 1):
+            total += 1.0 / rank
+            self.cum_weights.append(total)
+        self.near_copies = near_copies
+        self.recent: deque[list[str]] = deque(maxlen=2_000)  # bounded: memory stays flat
+
+    def paragraph(self) -> str:
+        n = self.rng.randint(15, 60)
+        return " ".join(self.rng.choices(self.words, cum_weights=self.cum_weights, k=n)) + "."
+
+    def text(self) -> str:
+        if self.recent and self.rng.random() < self.near_copies:
+            paragraphs = list(self.rng.choice(self.recent))
+            if len(paragraphs) > 3:
+                del paragraphs[self.rng.randrange(1, len(paragraphs))]
+            paragraphs.append(f"Photo: {self.rng.choice(self.words).upper()}/AFP")
+            return "\n".join(paragraphs)
+        paragraphs = [self.paragraph() for _ in range(self.rng.randint(3, 12))]
+        self.recent.append(paragraphs)
+        return "\n".join(paragraphs)
+
+    def articles(self, count: int) -> Iterator[Article]:
+        for n in range(count):
+            text = self.text()
+            published = T0 + timedelta(seconds=30 * n)
+            url = f"https://wire{n % 50}.example/{n}"
+            yield Article(
+                url=url,
+                final_url=url,
+                source="synthetic",
+                title=f"Document {n}",
+                authors=(),
+                published_at=published,
+                fetched_at=published,
+                language="en",
+                text=text,
+                raw_text=text,
+                content_hash=content_hash(text),
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", type=Path, help="SQLite file to write (default: a temporary one)")
+    args = parser.parse_args()
+    window = min(WINDOW, args.count // 2)
+
+    with tempfile.TemporaryDirectory(prefix="dedup-scale-") as tmp:
+        path = args.db or Path(tmp) / "scale.db"
+        engine = create_engine_for(DatabaseSettings(url=f"sqlite:///{path}"))
+        ensure_schema(engine, auto_migrate=True)
+        store = Store(engine)
+        store.sync_sources([SourceRecord(id="synthetic", kind="urls", url=None)])
+        index = CopyIndex(engine)
+        stage = CopyStage(index)
+
+        copy_seconds: list[float] = []  # per batch
+        total_seconds: list[float] = []
+        copy_cpu: list[float] = []  # this process's CPU time: immune to other processes' load
+        rss_at_window = 0.0
+        batch: list[Article] = []
+        written = 0
+        started = time.perf_counter()
+        for article in Corpus(args.seed).articles(args.count):
+            batch.append(article)
+            if len(batch) < args.batch_size and written + len(batch) < args.count:
+                continue
+            clock = time.perf_counter()
+            store.save_batch(batch)
+            middle, cpu_middle = time.perf_counter(), time.process_time()
+            stage.after_save(batch)
+            done, cpu_done = time.perf_counter(), time.process_time()
+            copy_seconds.append(done - middle)
+            total_seconds.append(done - clock)
+            copy_cpu.append(cpu_done - cpu_middle)
+            written += len(batch)
+            batch = []
+            if written == window:
+                rss_at_window = rss_mib()
+            if written % 20_000 == 0:
+                elapsed = time.perf_counter() - started
+                print(f"  {written:>7} documents, {elapsed:.0f} s", flush=True)
+        rss_end = rss_mib()
+        clusters = sum(1 for _ in index.clusters())
+        engine.dispose()
+        size_mib = path.stat().st_size / 2**20
+
+    per_window = window // args.batch_size
+    first_copy = sum(copy_seconds[:per_window]) / window
+    last_copy = sum(copy_seconds[-per_window:]) / window
+    first_all = sum(total_seconds[:per_window]) / window
+    last_all = sum(total_seconds[-per_window:]) / window
+    print(f"documents: {written} in batches of {args.batch_size}; copy clusters: {clusters}")
+    print(f"database file: {size_mib:.0f} MiB")
+    print(
+        f"copy stage, ms/doc: first {window}: {first_copy * 1e3:.3f}, "
+        f"last {window}: {last_copy * 1e3:.3f} (ratio {last_copy / first_copy:.2f})"
+    )
+    first_cpu = sum(copy_cpu[:per_window]) / window
+    last_cpu = sum(copy_cpu[-per_window:]) / window
+    print(
+        f"copy stage, CPU ms/doc: first {window}: {first_cpu * 1e3:.3f}, "
+        f"last {window}: {last_cpu * 1e3:.3f} (ratio {last_cpu / first_cpu:.2f})"
+    )
+    print(
+        f"store + copy stage, ms/doc: first {window}: {first_all * 1e3:.3f}, "
+        f"last {window}: {last_all * 1e3:.3f} (ratio {last_all / first_all:.2f})"
+    )
+    print(
+        f"documents/s: copy stage {written / sum(copy_seconds):.0f}, "
+        f"store + copy stage {written / sum(total_seconds):.0f}; "
+        f"copy stage by CPU time {written / sum(copy_cpu):.0f}"
+    )
+    print(f"RSS: {rss_at_window:.0f} MiB at {window} documents, {rss_end:.0f} MiB at {written}")
+
+
+if __name__ == "__main__":
+    main()
