@@ -24,6 +24,7 @@ from newsingest.demo.newsroom import Newsroom
 from newsingest.ingest import RunReport
 from scheduler import Scheduler
 from storage.records import SourceSummary
+from storage.stories import StoryStore, StorySummary
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class DemoResult:
     summaries: list[SourceSummary]
     seconds: float
     database: Path
+    stories: tuple[StorySummary, ...] = ()  # stories with more than one document
 
     @property
     def refetched(self) -> int:
@@ -93,7 +95,8 @@ def run_demo(database: Path | None = None, *, cycles: int = 2, interval: str = "
                 finally:
                     scheduler.shutdown()
                 summaries = app.store.source_summaries()
-        return DemoResult(dict(runs), summaries, time.monotonic() - clock, database)
+                stories = tuple(StoryStore(app.store.engine).summaries(min_members=2))
+        return DemoResult(dict(runs), summaries, time.monotonic() - clock, database, stories)
     finally:
         if workdir is not None:
             workdir.cleanup()
@@ -123,8 +126,24 @@ def cycles_table(result: DemoResult) -> Table:
     return table
 
 
+def stories_table(result: DemoResult) -> Table:
+    """Stories with more than one document: id, size, publishers, first title."""
+    table = Table(title="Demo: stories with more than one document")
+    table.add_column("story", justify="right")
+    table.add_column("docs", justify="right")
+    table.add_column("publishers", min_width=24)
+    table.add_column("first headline", overflow="ellipsis", no_wrap=True, max_width=30)
+    for story in result.stories:
+        table.add_row(
+            str(story.id), str(story.members), ", ".join(story.publishers), story.title or ""
+        )
+    return table
+
+
 def print_demo(result: DemoResult, console: Console) -> None:
     console.print(cycles_table(result))
+    if result.stories:
+        console.print(stories_table(result))
     verdict = (
         "[green]the second cycle fetched no article again[/green]"
         if result.refetched == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from newsingest.demo.articles import load_articles
 from storage.settings import DatabaseSettings
 from storage.store import open_store
+from storage.stories import StoryStore
 
 NEWSINGEST = Path(sys.executable).parent / "newsingest"
 
@@ -48,5 +49,14 @@ def test_demo_ingests_the_newsroom_twice_and_refetches_nothing(tmp_path: Path) -
             assert doc.source == seed.publishers[0]
             assert seed.paragraphs[0][:80] in doc.text
             assert doc.published_at is not None
+
+        # The five seed reports are one story, shown with all five publishers.
+        seed_docs = [d for d in documents if any(d.url.endswith(f"/{s.slug}.html") for s in seeds)]
+        stories = StoryStore(store.engine)
+        [seed_story] = set(stories.story_ids(d.url for d in seed_docs).values())
+        [summary] = [s for s in stories.summaries() if s.id == seed_story]
+        assert summary.members == 5
+        assert summary.publishers == tuple(sorted(a.publishers[0] for a in seeds))
+        assert "Demo: stories with more than one document" in done.stdout
     finally:
         store.dispose()
