@@ -269,11 +269,22 @@ class BoilerplateStore:
         grown: set[int],
     ) -> None:
         """Store the text of paragraphs that just reached a second document."""
+        wanting: set[int] = set()
+        for chunk in chunked(sorted(grown)):
+            wanting.update(
+                conn.scalars(
+                    select(BoilerplateParagraph.id).where(
+                        BoilerplateParagraph.id.in_(chunk),
+                        BoilerplateParagraph.text.is_(None),
+                        BoilerplateParagraph.documents >= 2,
+                    )
+                )
+            )
         samples: dict[int, str] = {}
         for t in texts:
             for p in t.paragraphs:
                 pid = para_ids[(t.host, p.hash)]
-                if pid in grown:
+                if pid in wanting:
                     samples.setdefault(pid, p.text)
         rows = [{"b_id": pid, "b_text": samples[pid]} for pid in sorted(samples)]
         if rows:
@@ -526,11 +537,12 @@ def _delete_occurrences(conn: Connection, doc_ids: list[int]) -> set[int]:
 
 def _insert_occurrences(conn: Connection, rows: list[tuple[int, int, int]]) -> None:
     """Insert (paragraph id, document id, content key) rows not there yet."""
-    for chunk in chunked(rows, 300):  # three parameters a row
+    if rows:
+        # One executemany of a cached statement: a multi-row VALUES would be compiled
+        # afresh for every batch, which costs more than the database's work.
         conn.execute(
-            insert_for(conn, BoilerplateOccurrence)
-            .values([{"paragraph_id": p, "document_id": d, "content_key": k} for p, d, k in chunk])
-            .on_conflict_do_nothing()
+            insert_for(conn, BoilerplateOccurrence).on_conflict_do_nothing(),
+            [{"paragraph_id": p, "document_id": d, "content_key": k} for p, d, k in rows],
         )
 
 
