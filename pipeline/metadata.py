@@ -49,7 +49,11 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
         meta = extract_meta_json(tree, meta)
     title = meta.title or extract_title(tree)
     author = meta.author or extract_author(tree)
-    date = find_date(tree, url=url, **DATE_OPTIONS)
+    # htmldate's extensive search (a scan of the whole page's text) costs more than
+    # the text extraction itself; only pages whose markup names no date need it.
+    date = find_date(tree, url=url, **{**DATE_OPTIONS, "extensive_search": False})
+    if date is None:
+        date = find_date(tree, url=url, **DATE_OPTIONS)
     return PageMetadata(
         title=_clean(title),
         authors=split_authors(author),
