@@ -231,6 +231,9 @@ def poll_feed(
         headers["If-Modified-Since"] = last_modified
     own_client = client is None
     http = client or httpx.Client(max_redirects=settings.max_redirects)
+    # httpx's timeout bounds each read, not the whole answer: a server trickling one
+    # byte per second would hold the poll for as long as it likes. This bounds it all.
+    deadline = time.monotonic() + settings.timeout
     try:
         with (
             _converted_errors(url),
@@ -249,7 +252,7 @@ def poll_feed(
                 )
             if not 200 <= response.status_code < 300:
                 raise FeedError(url, f"http_{response.status_code}")
-            body = _read_capped(response, url, settings.max_feed_bytes)
+            body = _read_capped(response, url, settings.max_feed_bytes, deadline)
             final_url = str(response.url)
             content_type = response.headers.get("content-type")
             new_etag = response.headers.get("etag")
@@ -297,8 +300,9 @@ def _httpx_reason(exc: Exception) -> str:
     return "error"
 
 
-def _read_capped(response: httpx.Response, url: str, cap: int) -> bytes:
-    """Read the body, inflating gzip/deflate ourselves, failing beyond ``cap`` bytes."""
+def _read_capped(response: httpx.Response, url: str, cap: int, deadline: float) -> bytes:
+    """Read the body, inflating gzip/deflate ourselves, failing beyond ``cap`` bytes
+    or past ``deadline`` (``time.monotonic()``)."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise FeedError(url, "too_large", f"Content-Length {declared} > {cap} bytes")
@@ -313,6 +317,8 @@ def _read_capped(response: httpx.Response, url: str, cap: int) -> bytes:
             out += inflater.decompress(chunk, cap - len(out) + 1)
         if len(out) > cap:
             raise FeedError(url, "too_large", f"body larger than {cap} bytes")
+        if time.monotonic() > deadline:
+            raise FeedError(url, "timeout", "the body did not arrive within the timeout")
     if inflater is not None:
         out += inflater.flush()
         if len(out) > cap:

@@ -139,6 +139,10 @@ def classify_exception(exc: BaseException) -> tuple[str, int | None, str]:
         # Scrapy cancels a download only when it outgrows DOWNLOAD_MAXSIZE.
         return "too_large", None, str(exc) or "download cancelled at DOWNLOAD_MAXSIZE"
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, ValueError) and "Missing scheme" in detail:
+        # Our own URLs are checked before the crawl, so this is RedirectMiddleware
+        # building a request for a Location such as javascript: or mailto:.
+        return "bad_redirect", None, detail
     if isinstance(exc, _TIMEOUT):
         return "timeout", None, detail
     if isinstance(exc, _DNS):
