@@ -216,8 +216,6 @@ class BoilerplateStore:
             host_ids = _host_ids(conn, {t.host for t in todo.values()})
             host_deltas = self._count_hosts(conn, todo, prior, host_ids)
             para_ids, settled = _paragraph_ids(conn, todo.values(), host_ids)
-            # An updated document's paragraphs are replaced as a whole.
-            touched = _delete_occurrences(conn, sorted(d for d in todo if d in prior))
             # Known paragraphs need no more evidence: not counting them keeps a footer
             # that is on every page of a host out of the occurrences table.
             rows = {
@@ -226,8 +224,13 @@ class BoilerplateStore:
                 for p in t.paragraphs
                 if para_ids[(t.host, p.hash)] not in settled
             }
+            updated = sorted(d for d in todo if d in prior)
+            touched = _occurrence_paragraphs(conn, updated) | {p for p, _, _ in rows}
+            # Locked before their occurrences change, so that a concurrent batch sharing
+            # a paragraph waits and then counts this one's rows too (PostgreSQL).
+            _lock_paragraphs(conn, sorted(touched))
+            _delete_occurrences(conn, updated)  # an update replaces them as a whole
             _insert_occurrences(conn, sorted(rows))
-            touched |= {paragraph_id for paragraph_id, _, _ in rows}
             _recount(conn, sorted(touched))
             _apply_host_deltas(conn, host_deltas)
             self._keep_samples(conn, todo.values(), para_ids, touched)
@@ -521,18 +524,39 @@ def _paragraph_ids(
     return ids, settled
 
 
-def _delete_occurrences(conn: Connection, doc_ids: list[int]) -> set[int]:
-    """Delete the documents' occurrences; return the paragraph ids they held."""
-    deleted: set[int] = set()
+def _occurrence_paragraphs(conn: Connection, doc_ids: list[int]) -> set[int]:
+    """The paragraph ids the documents are counted under now."""
+    found: set[int] = set()
     for chunk in chunked(doc_ids):
-        deleted.update(
+        found.update(
             conn.scalars(
-                delete(BoilerplateOccurrence)
-                .where(BoilerplateOccurrence.document_id.in_(chunk))
-                .returning(BoilerplateOccurrence.paragraph_id)
+                select(BoilerplateOccurrence.paragraph_id).where(
+                    BoilerplateOccurrence.document_id.in_(chunk)
+                )
             )
         )
-    return deleted
+    return found
+
+
+def _lock_paragraphs(conn: Connection, paragraph_ids: list[int]) -> None:
+    """Lock the paragraph rows in id order until commit (SQLite: BEGIN IMMEDIATE did)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for chunk in chunked(paragraph_ids):
+        conn.execute(
+            select(BoilerplateParagraph.id)
+            .where(BoilerplateParagraph.id.in_(chunk))
+            .order_by(BoilerplateParagraph.id)
+            .with_for_update()
+        ).all()
+
+
+def _delete_occurrences(conn: Connection, doc_ids: list[int]) -> None:
+    """Delete the documents' occurrences."""
+    for chunk in chunked(doc_ids):
+        conn.execute(
+            delete(BoilerplateOccurrence).where(BoilerplateOccurrence.document_id.in_(chunk))
+        )
 
 
 def _insert_occurrences(conn: Connection, rows: list[tuple[int, int, int]]) -> None:
@@ -549,10 +573,9 @@ def _insert_occurrences(conn: Connection, rows: list[tuple[int, int, int]]) -> N
 def _recount(conn: Connection, paragraph_ids: list[int]) -> None:
     """Set each paragraph's count to the distinct content keys among its documents.
 
-    Recomputed rather than incremented, so no sequence of updates can drift it. Two
-    PostgreSQL transactions counting one paragraph at once may each miss the other's
-    rows (READ COMMITTED); the next document containing it corrects the count, and a
-    boilerplate paragraph is one that keeps coming back.
+    Recomputed rather than incremented, so no sequence of updates can drift it. The
+    rows were locked first (``_lock_paragraphs``), so on PostgreSQL this statement
+    starts after any concurrent batch sharing them committed, and sees its rows.
     """
     occurrence = BoilerplateOccurrence
     distinct_keys = (

@@ -217,6 +217,9 @@ def test_reclean_and_explain_from_the_command_line(
     assert f"[learned, in 4 documents of the host] {STATEMENT}" in removed
     assert STATEMENT not in kept
     assert STORIES["ferry"][0] in kept and STORIES["ferry"][1] in kept
+    # The URL as a user may paste it, with a tracking parameter, finds the same document.
+    tracked = newsingest("--config", config, "explain", url + "?utm_source=newsletter")
+    assert tracked.returncode == 0 and tracked.stdout == shown.stdout
 
 
 def test_explain_and_reclean_refuse_what_is_not_there(tmp_path: Path, sqlite_url: str) -> None:

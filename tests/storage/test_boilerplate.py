@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from sqlalchemy import Engine, select
@@ -173,3 +174,40 @@ def test_long_paragraphs_are_not_counted(store: Store) -> None:
         hashes = set(conn.scalars(select(BoilerplateParagraph.hash)))
     assert paragraph_hash(long_paragraph) not in hashes
     assert paragraph_hash(body(1)) in hashes
+
+
+def test_concurrent_batches_sharing_a_paragraph_count_every_document(store: Store) -> None:
+    """Three writers counting pages of one host at once: no document is lost from a count."""
+    settings = BoilerplateSettings(min_documents=50)  # stays unknown, so it is always counted
+    urls = [f"https://a.example/{n}" for n in range(60)]
+    # Names in letters: digits are folded, so "report 1" and "report 2" would be one line.
+    names = [chr(97 + n // 26) + chr(97 + n % 26) for n in range(len(urls))]
+    texts = {
+        url: "\n".join([f"Report {name} on the harbour, told in words of its own.", FOOTER])
+        for url, name in zip(urls, names, strict=True)
+    }
+    store.save_batch([article(url, text=texts[url]) for url in urls])
+    errors: list[BaseException] = []
+
+    def count(part: list[str]) -> None:
+        bp = BoilerplateStore(store.engine, settings)
+        try:
+            for at in range(0, len(part), 2):
+                bp.count([counted_text(u, u, texts[u], settings) for u in part[at : at + 2]])
+        except BaseException as exc:  # reported below, from the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=count, args=(urls[i::3],)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with store.engine.connect() as conn:
+        footer_count = conn.scalar(
+            select(BoilerplateParagraph.documents).where(
+                BoilerplateParagraph.hash == paragraph_hash(FOOTER)
+            )
+        )
+        host_count = conn.scalar(select(BoilerplateHost.documents))
+    assert (footer_count, host_count) == (60, 60)
