@@ -29,6 +29,7 @@ from storage.health import HealthStore, SourceHealth
 from storage.records import FetchState
 
 if TYPE_CHECKING:
+    from newsingest.config import Settings
     from newsingest.ingest import Ingestor, RunReport
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,11 @@ class SchedulerSettings(BaseModel):
     # Each run starts up to this much later than its slot, at random, so sources on
     # the same cadence do not all hit the network (and one host) at the same second.
     jitter: str = "0s"
+    # SQLite leader lease: a standby takes over at most this long after the leader
+    # dies (PostgreSQL's advisory lock is freed at once; standbys try every second).
+    leader_lease: str = "15s"
 
-    @field_validator("backoff_cap", "jitter")
+    @field_validator("backoff_cap", "jitter", "leader_lease")
     @classmethod
     def _duration(cls, value: str) -> str:
         duration(value)
@@ -317,6 +321,32 @@ class Scheduler:
         # An unexpected exception is a bug: say so loudly, but keep the other
         # sources on their cadence (the run row already records the failure).
         logger.error("job %s crashed: %r\n%s", event.job_id, event.exception, event.traceback)
+
+
+def serve(settings: Settings, stop: threading.Event) -> int:
+    """The long-running main job: lead (or stand by until we may), then schedule every
+    source until ``stop``; the exit status (1 if leadership was lost)."""
+    from newsingest.app import open_app
+    from storage.leader import leadership
+
+    lease = duration(settings.scheduler.leader_lease).total_seconds()
+    with leadership(
+        settings.database, stop, lease_seconds=lease, poll_seconds=min(1.0, lease / 5)
+    ) as lead:
+        if lead is None:
+            logger.info("stopped while standing by")
+            return 0
+        # Only the leader opens the app: it marks runs left 'running' as interrupted,
+        # which a standby must not do to the leader's runs.
+        with open_app(settings, stop) as app:
+            scheduler = Scheduler(settings.sources, app.ingestor, settings.scheduler)
+            scheduler.start()
+            try:
+                scheduler.wait()
+            finally:
+                logger.info("stopping: the current batch is being stored")
+                scheduler.shutdown()
+        return 1 if lead.lost.is_set() else 0
 
 
 def main() -> None:

@@ -45,23 +45,21 @@ def cli(ctx: click.Context, config: Path | None, log_level: str | None) -> None:
 @pass_context
 @friendly_errors
 def run(ctx: Context) -> None:
-    """Run the scheduler until Ctrl-C or SIGTERM (the long-running main job)."""
-    from newsingest.app import open_app
-    from scheduler import Scheduler
+    """Run the scheduler until Ctrl-C or SIGTERM (the long-running main job).
+
+    One process per database schedules; a second one stands by and takes over when
+    the first stops or dies.
+    """
+    from scheduler import serve
 
     settings = ctx.settings()
     if not settings.sources:
         raise ConfigError("no sources are configured; add [[sources]] entries to the config file")
     stop = threading.Event()
     _stop_on_signals(stop)
-    with open_app(settings, stop) as app:
-        scheduler = Scheduler(settings.sources, app.ingestor, settings.scheduler)
-        scheduler.start()
-        try:
-            scheduler.wait()
-        finally:
-            logger.info("stopping: the current batch is being stored")
-            scheduler.shutdown()
+    if serve(settings, stop) != 0:
+        click.echo("newsingest: lost the scheduler lock to another process; stopped", err=True)
+        sys.exit(1)
     logger.info("stopped cleanly")
 
 
