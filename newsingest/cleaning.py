@@ -211,18 +211,20 @@ def reclean(
     is cleaned with what is known now, batch by batch, each batch one transaction.
     Running it twice changes nothing the second time.
     """
-    learned = 0
+    learned: set[int] = set()
     if settings.enabled:
         for docs in _pages(store, source_id, batch_size):
             newly = store.count([counted_text(d.url, d.final_url, _raw(d), settings) for d in docs])
-            learned += len(newly)
+            learned.update(p.id for p in newly)
     examined = changed = 0
     for docs in _pages(store, source_id, batch_size):
         examined += len(docs)
         changes = [c for c in (_recleaned(d, store, settings) for d in docs) if c is not None]
         changed += store.apply(changes)
+    # Every document has been cleaned with them now: they need no automatic re-clean.
+    store.apply([], mark_known=learned)
     logger.info("reclean: %d document(s) examined, %d changed", examined, changed)
-    return RecleanResult(examined=examined, changed=changed, learned=learned)
+    return RecleanResult(examined=examined, changed=changed, learned=len(learned))
 
 
 def _pages(

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from sqlalchemy import Engine, select
 
-from newsingest.cleaning import counted_text
+from newsingest.cleaning import counted_text, reclean
 from pipeline.boilerplate import BoilerplateSettings, paragraph_hash
+from pipeline.text import content_hash
 from storage.boilerplate import (
     BoilerplateHost,
     BoilerplateParagraph,
@@ -211,3 +212,31 @@ def test_concurrent_batches_sharing_a_paragraph_count_every_document(store: Stor
         )
         host_count = conn.scalar(select(BoilerplateHost.documents))
     assert (footer_count, host_count) == (60, 60)
+
+
+def test_reclean_learns_from_stored_raw_texts_and_is_idempotent(store: Store) -> None:
+    def story(n: int) -> str:  # long enough that the footer is a small part of it
+        weather = ["calm", "rough", "foggy", "windy", "rainy"][n - 1]
+        return body(
+            n, f"The {weather} crossing took an hour, the harbour master said after it ended."
+        )
+
+    # Stored before learning existed: the footer is in every text, nothing is counted.
+    urls = [f"https://a.example/{n}" for n in range(1, 5)]
+    store.save_batch([article(u, text=story(n) + "\n" + FOOTER) for n, u in enumerate(urls, 1)])
+    store.save_batch([article("https://b.example/1", text=body(5, FOOTER), source="beta")])
+    bp = BoilerplateStore(store.engine, SETTINGS)
+
+    first = reclean(bp, SETTINGS, batch_size=3)
+    assert (first.examined, first.changed, first.learned) == (5, 4, 1)
+    for n, url in enumerate(urls, 1):
+        doc = store.document(url)
+        assert doc is not None and doc.text == story(n)
+        assert doc.raw_text == story(n) + "\n" + FOOTER
+        assert doc.content_hash == content_hash(story(n))
+    other = store.document("https://b.example/1")
+    assert other is not None and FOOTER in (other.text or "")  # another host
+
+    again = reclean(bp, SETTINGS, batch_size=3)
+    assert (again.examined, again.changed, again.learned) == (5, 0, 0)
+    assert reclean(bp, SETTINGS, source_id="beta").examined == 1
