@@ -38,6 +38,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
+    Select,
     String,
     delete,
     insert,
@@ -136,6 +137,18 @@ class Unassigned:
     text: str
     content_hash: str
     published_at: datetime | None
+
+
+def with_copies(query: Select[Any]) -> Select[Any]:
+    """``query`` on ``documents`` with each row's ``copy_id`` and ``is_representative``."""
+    return (
+        query.add_columns(
+            CopyMemberRow.cluster_id.label("copy_id"),
+            (CopyClusterRow.representative_id == Document.id).label("is_representative"),
+        )
+        .outerjoin(CopyMemberRow, CopyMemberRow.document_id == Document.id)
+        .outerjoin(CopyClusterRow, CopyClusterRow.id == CopyMemberRow.cluster_id)
+    )
 
 
 class CopyIndex:

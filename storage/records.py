@@ -122,3 +122,5 @@ class StoredDocument:
     raw_text: str | None  # the extraction before cleaning (ok documents)
     content_hash: str | None
     attempts: int  # outcomes recorded for this URL (fetches tried)
+    copy_id: int | None = None  # its copy cluster, once the copy stage has seen it
+    is_representative: bool = False  # it represents its copy cluster

@@ -123,6 +123,9 @@ def to_document(row: Row[Any]) -> StoredDocument:
         raw_text=row.raw_text,
         content_hash=row.content_hash,
         attempts=row.attempts,
+        # Present when the query joined the copy index (Store.document, .documents).
+        copy_id=row._mapping.get("copy_id"),
+        is_representative=bool(row._mapping.get("is_representative")),
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from pipeline.records import Article, Failure
+from storage.copies import with_copies
 from storage.database import create_engine_for, translate_errors, write_engine
 from storage.errors import StorageError, UnknownSourceError
 from storage.migrate import ensure_schema
@@ -262,7 +263,8 @@ class Store:
     def document(self, url: str) -> StoredDocument | None:
         """The stored row for canonical ``url``, ok or failed, or None."""
         with self._read() as conn:
-            row = conn.execute(select(Document).where(Document.url == url)).one_or_none()
+            query = with_copies(select(Document)).where(Document.url == url)
+            row = conn.execute(query).one_or_none()
         return to_document(row) if row is not None else None
 
     def documents(self, source_id: str | None = None) -> Iterator[StoredDocument]:
@@ -271,7 +273,7 @@ class Store:
         Rows are streamed, so memory stays flat; the read transaction stays open until
         the iterator is exhausted or closed, so consume it promptly.
         """
-        stmt = select(Document).where(Document.status == "ok").order_by(Document.id)
+        stmt = with_copies(select(Document)).where(Document.status == "ok").order_by(Document.id)
         if source_id is not None:
             stmt = stmt.where(Document.source_id == source_id)
         with self._read() as conn:

@@ -246,3 +246,19 @@ def test_concurrent_writers_end_with_consistent_clusters(store: Store, database_
         with store.engine.connect() as conn:
             size = conn.scalar(select(CopyClusterRow.size).where(CopyClusterRow.id == cluster.id))
         assert size == len(cluster.members)
+
+
+def test_stored_documents_carry_their_copy_cluster(store: Store) -> None:
+    stage = stage_for(store)
+    first = article("http://127.0.0.1/s/1", text=TEXTS[7], published_at=T0)
+    copy = article(
+        "http://127.0.0.1/s/2", text=variant(TEXTS[7], 2), published_at=T0 + timedelta(1)
+    )
+    store.save_batch([article("http://127.0.0.1/s/none", text=TEXTS[0])])  # never staged
+    write(store, stage, [first, copy])
+    docs = {d.url: d for d in store.documents()}
+    assert docs[first.url].copy_id == docs[copy.url].copy_id == stage.index.copy_of(first.url)
+    assert docs[first.url].is_representative and not docs[copy.url].is_representative
+    assert docs["http://127.0.0.1/s/none"].copy_id is None
+    single = store.document(copy.url)
+    assert single is not None and single.copy_id == docs[first.url].copy_id
