@@ -214,3 +214,18 @@ def test_a_sentence_equal_to_nothing_is_kept_and_paragraphs_stay_apart() -> None
     result = clean_text("\n\n".join(BODY))
     assert result.text == "\n".join(BODY)
     assert result.removed == ()
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "Get unlimited digital access for as little as $1 a week. Cancel anytime.",
+        "Start your free trial of unlimited access today, then $9.99 a month.",
+    ],
+)
+def test_subscription_offers_go(offer: str) -> None:
+    assert_removed(offer, "subscription_offer")
+
+
+def test_news_about_subscription_prices_stays() -> None:
+    assert_kept("The streaming service raised its monthly subscription price to $15 on Tuesday.")
