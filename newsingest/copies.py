@@ -51,8 +51,9 @@ class CopyStage:
         between writing a batch and assigning it, would otherwise never get one: a
         stored URL is not fetched again.
         """
-        done = 0
-        while pending := self.index.unassigned(_CATCH_UP_BATCH):
+        done = last = 0
+        while pending := self.index.unassigned(_CATCH_UP_BATCH, after=last):
+            last = pending[-1].id
             texts = [
                 FingerprintedText(
                     url=p.url,
@@ -62,10 +63,7 @@ class CopyStage:
                 )
                 for p in pending
             ]
-            assigned = self.index.assign(texts)
-            done += len(assigned)
-            if len(assigned) < len(texts):  # pragma: no cover - rows vanished meanwhile
-                break
+            done += len(self.index.assign(texts))
         if done:
             logger.info("copy stage: caught up %d stored articles without a copy cluster", done)
         return done

@@ -24,6 +24,8 @@ batch), so serialising it costs little.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +48,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.copies import (
@@ -67,6 +70,9 @@ logger = logging.getLogger(__name__)
 
 # Key of the PostgreSQL advisory lock that serialises cluster assignment ("copy").
 _PG_COPY_LOCK = 0x636F7079
+# PostgreSQL's deadlock_detected and serialization_failure: safe to run the batch again.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+_RETRIES = 5
 # Band keys per IN (...) list: far below SQLite's 32766 bound parameters.
 _KEY_CHUNK = 2000
 
@@ -133,6 +139,7 @@ class CopyCluster:
 class Unassigned:
     """A stored article that has no copy cluster yet (stored before the copy stage ran)."""
 
+    id: int
     url: str
     text: str
     content_hash: str
@@ -231,19 +238,33 @@ class CopyIndex:
                     id=cluster_id, representative_id=rep, members=tuple(members[cluster_id])
                 )
 
-    def unassigned(self, limit: int = 500) -> list[Unassigned]:
-        """Stored articles without a copy cluster (e.g. stored by an older newsingest)."""
+    def unassigned(self, limit: int = 500, after: int = 0) -> list[Unassigned]:
+        """Stored articles without a copy cluster (e.g. stored by an older newsingest),
+        in document id order from just past ``after`` (keyset paging: each page is an
+        index range, not a rescan from the start)."""
         query = (
-            select(Document.url, Document.text, Document.content_hash, Document.published_at)
+            select(
+                Document.id,
+                Document.url,
+                Document.text,
+                Document.content_hash,
+                Document.published_at,
+            )
             .outerjoin(CopyMemberRow, CopyMemberRow.document_id == Document.id)
-            .where(Document.status == "ok", CopyMemberRow.document_id.is_(None))
+            .where(
+                Document.id > after,
+                Document.status == "ok",
+                CopyMemberRow.document_id.is_(None),
+            )
             .order_by(Document.id)
             .limit(limit)
         )
         with self._read() as conn:
             return [
-                Unassigned(url=url, text=body or "", content_hash=h or "", published_at=published)
-                for url, body, h, published in conn.execute(query)
+                Unassigned(
+                    id=doc, url=url, text=body or "", content_hash=h or "", published_at=published
+                )
+                for doc, url, body, h, published in conn.execute(query)
             ]
 
     # -- writes ------------------------------------------------------------------------
@@ -259,10 +280,24 @@ class CopyIndex:
         """
         if not texts:
             return {}
-        with translate_errors(self._engine), self._writer.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_COPY_LOCK})
-            return _Assignment(conn, self.settings).run(texts)
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                with self._writer.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_COPY_LOCK}
+                        )
+                    return _Assignment(conn, self.settings).run(texts)
+            except OperationalError as exc:
+                # PostgreSQL may pick this transaction as a deadlock's victim (a worker
+                # storing the same URLs holds their rows); it rolled back whole, so retry.
+                retryable = getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+                if not retryable or attempt == _RETRIES:
+                    with translate_errors(self._engine):
+                        raise
+                logger.info("copy index: %s; retrying the batch (%d)", exc.orig, attempt)
+                time.sleep(random.uniform(0.0, 0.05 * attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- helpers -----------------------------------------------------------------------
 
