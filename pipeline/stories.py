@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -53,10 +53,10 @@ class StorySettings(BaseModel):
     title_weight: float = Field(2.0, ge=0)  # extra count of each title word
     name_weight: float = Field(2.0, ge=0)  # count of each capitalised multi-word name
     year_weight: float = Field(3.0, ge=1)  # years name events: 2008's quake is not 2013's
-    query_terms: int = Field(15, ge=1, le=200)  # an article's heaviest terms looked up
-    candidates: int = Field(10, ge=1, le=200)  # stories scored per article
+    query_terms: int = Field(10, ge=1, le=200)  # an article's heaviest terms looked up
+    candidates: int = Field(5, ge=1, le=200)  # stories scored per article
     vector_terms: int = Field(100, ge=10, le=2000)  # terms kept in a story's vector
-    index_terms: int = Field(30, ge=1, le=500)  # a story's terms in the inverted index
+    index_terms: int = Field(15, ge=1, le=500)  # a story's terms in the inverted index
     postings_per_term: int = Field(50, ge=1, le=10_000)  # stories looked at per term
 
 
@@ -84,9 +84,12 @@ class Story:
     first_at: datetime | None  # earliest dated member; None when none has a date
     last_at: datetime | None
 
-    @property
-    def norm(self) -> float:
-        return math.sqrt(sum(w * w for w in self.vector.values()))
+    norm: float = field(init=False, repr=False, compare=False)  # of ``vector``
+
+    def __post_init__(self) -> None:
+        # Computed once: every article of a batch may score the same story.
+        norm = math.sqrt(sum(w * w for w in self.vector.values()))
+        object.__setattr__(self, "norm", norm)
 
     def index_terms(self, n: int) -> list[str]:
         """The terms under which the inverted index lists this story."""
@@ -133,6 +136,7 @@ class BatchPlan:
     stories: dict[int, Story] = field(default_factory=dict)  # new state of touched stories
     frequencies: Counter[str] = field(default_factory=Counter)  # df increments
     documents: int = 0  # documents added to the statistics
+    created: int = 0  # stories created, so the next new one is -(created + 1)
     copies: dict[int, int] = field(default_factory=dict)  # copy id -> story id (<0: new)
     # The index terms of the touched stories, so later articles of the batch find them.
     postings: dict[str, set[int]] = field(default_factory=dict, repr=False)
@@ -175,7 +179,8 @@ def story_doc(
 def plan_batch(docs: Sequence[StoryDoc], index: StoryIndex, settings: StorySettings) -> BatchPlan:
     """Decide the story of each article in order, each seeing the ones before it."""
     plan = BatchPlan()
-    stored_n, stored_df = index.frequencies({t for d in docs for t in d.counts})
+    stored_n, stored = index.frequencies({t for d in docs for t in d.counts})
+    df = dict(stored)  # plus this batch's articles as they are counted
     copy_stories = dict(index.stories_of_copies({d.copy_id for d in docs if d.copy_id is not None}))
     for doc in docs:
         if doc.copy_id is not None and doc.copy_id in copy_stories:
@@ -186,12 +191,12 @@ def plan_batch(docs: Sequence[StoryDoc], index: StoryIndex, settings: StorySetti
                 plan.assignments[doc.key] = story_id
                 continue
         documents = stored_n + plan.documents
-        df = _Frequencies(stored_df, plan.frequencies)
         vector = tfidf_vector(doc.counts, df, documents)
         story = _best_story(vector, df, doc.published_at, plan, index, settings)
         if story is None:
+            plan.created += 1
             story = Story(
-                id=-(len(plan.new_stories) + 1),
+                id=-plan.created,
                 vector={},
                 members=0,
                 first_at=None,
@@ -200,6 +205,8 @@ def plan_batch(docs: Sequence[StoryDoc], index: StoryIndex, settings: StorySetti
         plan.put(_absorb(story, vector, doc.published_at, settings), settings.index_terms)
         plan.assignments[doc.key] = story.id
         plan.frequencies.update(doc.counts.keys())
+        for term in doc.counts:
+            df[term] = df.get(term, 0) + 1
         plan.documents += 1
         if doc.copy_id is not None:
             copy_stories[doc.copy_id] = story.id
@@ -297,23 +304,3 @@ def _stretch(story: Story, when: datetime | None, *, count: bool = True) -> Stor
     first = when if story.first_at is None else min(story.first_at, when)
     last = when if story.last_at is None else max(story.last_at, when)
     return replace(story, members=members, first_at=first, last_at=last)
-
-
-class _Frequencies(Mapping[str, int]):
-    """Stored document frequencies plus this batch's increments, without copying."""
-
-    def __init__(self, stored: Mapping[str, int], added: Mapping[str, int]) -> None:
-        self._stored = stored
-        self._added = added
-
-    def __getitem__(self, term: str) -> int:
-        return self._stored.get(term, 0) + self._added.get(term, 0)
-
-    def get(self, term: str, default: int | None = None) -> int:  # type: ignore[override]
-        return self._stored.get(term, 0) + self._added.get(term, 0)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(set(self._stored) | set(self._added))
-
-    def __len__(self) -> int:
-        return len(set(self._stored) | set(self._added))

@@ -37,6 +37,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     or_,
     select,
     text,
@@ -209,6 +210,9 @@ class _ConnIndex:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        # Stories read in this transaction: nothing writes them before it ends, and
+        # the articles of a batch keep meeting the same few active stories.
+        self._read: dict[int, Story] = {}
 
     def frequencies(self, terms: Iterable[str]) -> tuple[int, Mapping[str, int]]:
         wanted = sorted(set(terms))
@@ -261,21 +265,19 @@ class _ConnIndex:
         return found
 
     def _stories(self, ids: Sequence[int]) -> list[Story]:
-        stories: list[Story] = []
-        for chunk in chunked(list(ids)):
+        missing = [i for i in ids if i not in self._read]
+        for chunk in chunked(missing):
             for row in self._conn.execute(
                 select(StoryRow).where(StoryRow.id.in_(chunk)).order_by(StoryRow.id)
             ):
-                stories.append(
-                    Story(
-                        id=row.id,
-                        vector=row.vector,
-                        members=row.members,
-                        first_at=row.first_at,
-                        last_at=row.last_at,
-                    )
+                self._read[row.id] = Story(
+                    id=row.id,
+                    vector=row.vector,
+                    members=row.members,
+                    first_at=row.first_at,
+                    last_at=row.last_at,
                 )
-        return stories
+        return [self._read[i] for i in ids if i in self._read]
 
 
 def _members(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
@@ -331,16 +333,26 @@ def _write_plan(conn: Connection, plan: BatchPlan, settings: StorySettings) -> d
     return ids
 
 
+def _executemany(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Run one statement for many rows through the driver directly.
+
+    The term statistics take thousands of rows per batch, and SQLAlchemy's
+    per-row parameter handling would cost more than the database's work. ``{p}``
+    in ``sql`` is the driver's placeholder; the SQL itself is the same on SQLite
+    and PostgreSQL (both have ON CONFLICT ... DO UPDATE).
+    """
+    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(sql.format(p=placeholder), list(rows))
+
+
 def _add_frequencies(conn: Connection, plan: BatchPlan) -> int:
     """Add the batch's document frequencies; return the new document count."""
     if plan.frequencies:
-        stmt = insert_for(conn, StoryTermRow)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[StoryTermRow.term],
-                set_={"df": StoryTermRow.df + stmt.excluded.df},
-            ),
-            [{"term": t, "df": n, "postings": 0} for t, n in sorted(plan.frequencies.items())],
+        _executemany(
+            conn,
+            "INSERT INTO story_terms (term, df, postings) VALUES ({p}, {p}, 0) "
+            "ON CONFLICT (term) DO UPDATE SET df = story_terms.df + excluded.df",
+            sorted(plan.frequencies.items()),
         )
     stmt = insert_for(conn, StoryCountRow)
     conn.execute(
@@ -396,7 +408,7 @@ def _reindex(
                 }
             )
     if rows:
-        conn.execute(insert_for(conn, StoryPostingRow), rows)
+        conn.execute(insert(StoryPostingRow), rows)
     changes = {t: added.get(t, 0) - removed.get(t, 0) for t in set(added) | set(removed)}
     changes = {t: d for t, d in changes.items() if d}
     if changes:
