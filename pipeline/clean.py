@@ -89,7 +89,8 @@ def _fold(text: str) -> str:
 def _mark_headline(paragraphs: list[str], verdicts: list[str | None], title: str | None) -> None:
     """The headline repeated inside the body, near its start.
 
-    With a title: paragraphs equal to it (or to its part before a site-name suffix).
+    With a title: paragraphs equal to it (or to its part before a site-name suffix)
+    that do not end with a full stop.
     Without one: a short line that is not a sentence and occurs twice near the start.
     """
     window = range(min(HEADLINE_WINDOW, len(paragraphs)))
@@ -97,7 +98,13 @@ def _mark_headline(paragraphs: list[str], verdicts: list[str | None], title: str
         headlines = {_fold(title)} | {_fold(part) for part in _TITLE_SUFFIX.split(title)}
         headlines = {h for h in headlines if len(h.split()) >= 3}
         for i in window:
-            if verdicts[i] is None and _fold(paragraphs[i]) in headlines:
+            # A headline does not end with a full stop; a first sentence that a site
+            # also uses as its title does, and it is article text.
+            if (
+                verdicts[i] is None
+                and _fold(paragraphs[i]) in headlines
+                and not paragraphs[i].endswith(".")
+            ):
                 verdicts[i] = "headline"
         return
     folded = [_fold(paragraphs[i]) for i in window]

@@ -229,3 +229,8 @@ def test_subscription_offers_go(offer: str) -> None:
 
 def test_news_about_subscription_prices_stays() -> None:
     assert_kept("The streaming service raised its monthly subscription price to $15 on Tuesday.")
+
+
+def test_a_first_sentence_that_is_also_the_title_stays() -> None:
+    result = clean_text("\n".join(BODY), title=BODY[0])
+    assert result.text.split("\n") == BODY
