@@ -180,6 +180,12 @@ class Scheduler:
         self.on_run = on_run
         self.health = HealthStore(ingestor.store.engine)
         self._reported_dead: set[str] = set()
+        # Runs in progress. APScheduler's shutdown(wait=True) holds its job-store lock
+        # while it waits for running jobs, and a job that then reschedules itself
+        # (modify_job takes that lock) would deadlock it; so shutdown waits for our
+        # runs to end first.
+        self._busy = 0
+        self._idle = threading.Condition()
         self._apscheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(settings.parallel_runs)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -228,6 +234,8 @@ class Scheduler:
         """Stop scheduling; the running batch finishes and is stored first."""
         global _current
         self.stop_event.set()
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0)
         if self._apscheduler.running:
             self._apscheduler.shutdown(wait=True)
         if _current is self:
@@ -246,6 +254,9 @@ class Scheduler:
         """When ``source`` is next due, from what the database says (see ``next_poll``)."""
         store = self.ingestor.store
         last = store.last_run(source.id)
+        if last is not None and last.status in ("interrupted", "running"):
+            # Cut short by a crash or a stop: finish the work now, not a slot later.
+            last = None
         return next_poll(
             source,
             state=store.fetch_state(source.id),
@@ -258,6 +269,18 @@ class Scheduler:
     def run_source(self, source_id: str) -> None:
         """One slot of a source: run it if it is due (alive, not backing off), then
         set its next slot from its health."""
+        with self._idle:
+            if self.stop_event.is_set():
+                return
+            self._busy += 1
+        try:
+            self._run_slot(source_id)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _run_slot(self, source_id: str) -> None:
         source = self.sources.get(source_id)
         if source is None or self.stop_event.is_set():
             return

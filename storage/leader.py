@@ -7,7 +7,8 @@
   schemas, as the tests use) on one server have separate leaders.
 * SQLite: a lease row in ``leases`` (holder, expiry), renewed by a heartbeat thread.
   A dead leader stops renewing; a standby takes the lease once it has expired, so
-  take-over happens within the lease time plus one poll.
+  take-over happens within the lease time plus one poll, or at once when the holder
+  was a process on this host that no longer exists (a SQLite file is local).
 
 Either way a standby tries again every ``poll`` seconds, and a leader that cannot
 confirm its lock any more (the connection to PostgreSQL broke, someone else holds the
@@ -55,6 +56,25 @@ class LeaseRow(Base):
 def holder_id() -> str:
     """Who this process is, for the logs and the lease row: host, pid and a nonce."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _gone(holder: str) -> bool:
+    """True if ``holder`` was a process on this host that no longer exists.
+
+    Lets a restart after a crash take over at once instead of waiting out the lease.
+    A reused pid only makes us wait for the lease, as for a holder on another host.
+    """
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class _AdvisoryLock:
@@ -112,7 +132,12 @@ class _LeaseLock:
         now = datetime.now(UTC)
         with self._writer.begin() as conn:  # BEGIN IMMEDIATE: one taker at a time
             row = conn.execute(select(LeaseRow).where(LeaseRow.name == LOCK_NAME)).one_or_none()
-            if row is not None and row.holder != self._holder and row.expires_at > now:
+            if (
+                row is not None
+                and row.holder != self._holder
+                and row.expires_at > now
+                and not _gone(row.holder)
+            ):
                 return False
             values = {
                 "name": LOCK_NAME,
