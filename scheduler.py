@@ -54,6 +54,11 @@ class SchedulerSettings(BaseModel):
     # SQLite leader lease: a standby takes over at most this long after the leader
     # dies (PostgreSQL's advisory lock is freed at once; standbys try every second).
     leader_lease: str = "15s"
+    # Adaptive polling of feeds: the interval halves after a poll that found new
+    # articles and grows by half after one that found none, staying between these
+    # multiples of the configured interval (1 and 1 turn it off).
+    adaptive_min: float = Field(0.25, gt=0, le=1)
+    adaptive_max: float = Field(4.0, ge=1, le=1000)
 
     @field_validator("backoff_cap", "jitter", "leader_lease")
     @classmethod
@@ -139,6 +144,19 @@ def next_poll(
         wait = backoff_delay(interval, state.consecutive_failures, duration(settings.backoff_cap))
         due = max(due, state.last_attempt_at + wait)
     return max(due, now)
+
+
+def adapt_interval(
+    current: timedelta, configured: timedelta, new_items: int, settings: SchedulerSettings
+) -> timedelta:
+    """The next poll interval of a feed after a successful poll that found ``new_items``.
+
+    Like Media Cloud's feed fetcher: poll busy feeds more often and quiet ones less,
+    within ``adaptive_min`` and ``adaptive_max`` times the configured interval.
+    """
+    stretched = current / 2 if new_items > 0 else current * 1.5
+    low, high = configured * settings.adaptive_min, configured * settings.adaptive_max
+    return max(low, min(high, stretched))
 
 
 def feed_failure(report: RunReport) -> str | None:
@@ -304,13 +322,22 @@ class Scheduler:
             return
         if source.kind == "feed":
             reason = feed_failure(report)
-            self.health.record_poll_outcome(
+            health = self.health.record_poll_outcome(
                 source.id,
                 url=source.url,
                 reason=reason,
                 at=datetime.now(UTC),
                 dead_after_not_found=self.settings.dead_after_not_found,
             )
+            if reason is None and report.status == "ok" and not source.cron:
+                interval = adapt_interval(
+                    cadence(source, health), source.every, report.counts.new, self.settings
+                )
+                if interval != cadence(source, health):
+                    logger.debug("source %s: poll interval now %s", source.id, interval)
+                    self.health.set_poll_interval(
+                        source.id, interval.total_seconds(), at=datetime.now(UTC)
+                    )
         due = self.due(source, datetime.now(UTC))
         if due is None:
             self._report_dead(source.id)
