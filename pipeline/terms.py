@@ -22,6 +22,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 NAME_PREFIX = "n:"
+# Longer "words" are URLs, hashes or encoded blobs: never shared by two reports, and
+# too long for an index key (PostgreSQL refuses B-tree entries over about 2.7 kB).
+MAX_WORD_CHARS = 40
 
 # Words are runs of letters or digits; an apostrophe splits them, and the one-letter
 # pieces that leaves ("Reid's" -> "Reid", "s") are dropped as too short.
@@ -80,7 +83,11 @@ def stem(word: str) -> str:
 
 def plain_terms(text: str) -> list[str]:
     """Lower-cased, stemmed words of ``text`` without stopwords or one-letter words."""
-    return [stem(w) for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOPWORDS]
+    return [
+        stem(w)
+        for w in _WORD.findall(text.lower())
+        if 1 < len(w) <= MAX_WORD_CHARS and w not in STOPWORDS
+    ]
 
 
 def names(text: str) -> list[str]:
@@ -104,7 +111,7 @@ def names(text: str) -> list[str]:
                 parts.pop(0)
             while parts and (parts[-1] in STOPWORDS or len(parts[-1]) < 2):
                 parts.pop()
-            if 2 <= len(parts) <= 4:
+            if 2 <= len(parts) <= 4 and all(len(w) <= MAX_WORD_CHARS for w in parts):
                 found.append(NAME_PREFIX + "_".join(stem(w) for w in parts))
     return found
 

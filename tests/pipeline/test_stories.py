@@ -59,6 +59,12 @@ def test_plain_terms_drop_stopwords_and_fold_plurals() -> None:
     ]
 
 
+def test_overlong_words_are_not_terms() -> None:
+    blob = "A" + "b" * 3000
+    assert plain_terms(f"The leak {blob} was found") == ["leak", "found"]
+    assert names(f"It was {blob} Smith who spoke.") == []
+
+
 def test_names_are_runs_of_capitalised_words_within_a_sentence() -> None:
     text = (
         "The actress Tara Reid checked into Promises Treatment Center, her rep said.\n"

@@ -188,3 +188,11 @@ def test_postings_lists_stay_bounded(engine: Engine) -> None:
             .limit(1)
         )
     assert longest is not None and longest <= 4
+
+
+def test_a_text_with_an_overlong_word_is_clustered(engine: Engine) -> None:
+    """A base64 blob in a body must not break the batch (PostgreSQL key size)."""
+    title, text = CHILE[0]
+    blob = "QUJD" * 1000
+    assigned = StoryStore(engine).cluster([doc("blob", (title, f"{text} {blob}"))], SETTINGS)
+    assert set(assigned) == {"blob"}
