@@ -50,7 +50,7 @@ class Explanation:
     text: str  # the kept text, as cleaning it now gives it
     authors: tuple[str, ...]  # names the rules took from byline paragraphs
     stored_text_differs: bool  # the stored text is not what cleaning gives now
-    learned_counts: dict[str, int]  # learned paragraph -> documents of the host with it
+    learned_counts: dict[str, int]  # learned paragraph -> documents it was learned from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,23 +178,40 @@ def explain(
     doc: StoredDocument, store: BoilerplateStore, settings: BoilerplateSettings
 ) -> Explanation:
     """Clean a stored document again from its raw text and say what each step removed."""
-    raw = doc.raw_text if doc.raw_text is not None else doc.text or ""
-    rules = clean_text(raw, title=doc.title)
-    host = host_of(doc.final_url, doc.url)
-    learned = store.learned(host, {paragraph_hash(p) for p in split_paragraphs(rules.text)})
-    if not settings.enabled:
-        learned = []
-    after = remove_known(rules.text, {p.hash for p in learned}, settings)
-    counts = {p.hash: p.documents for p in learned}
-    return Explanation(
-        url=doc.url,
-        host=host,
-        removed=rules.removed + after.removed,
-        text=after.text,
-        authors=rules.authors,
-        stored_text_differs=(doc.text or "") != after.text,
-        learned_counts={r.paragraph: counts[paragraph_hash(r.paragraph)] for r in after.removed},
-    )
+    return explain_all([doc], store, settings)[0]
+
+
+def explain_all(
+    docs: Sequence[StoredDocument], store: BoilerplateStore, settings: BoilerplateSettings
+) -> list[Explanation]:
+    """``explain`` for many documents, asking the store once per host."""
+    rules = [clean_text(_raw(d), title=d.title) for d in docs]
+    hosts = [host_of(d.final_url, d.url) for d in docs]
+    hashes: dict[str, set[int]] = defaultdict(set)
+    for host, cleaning in zip(hosts, rules, strict=True):
+        hashes[host].update(paragraph_hash(p) for p in split_paragraphs(cleaning.text))
+    learned: dict[str, dict[int, LearnedParagraph]] = {
+        host: {p.hash: p for p in store.learned(host, h)} if settings.enabled else {}
+        for host, h in hashes.items()
+    }
+    explanations = []
+    for doc, host, cleaning in zip(docs, hosts, rules, strict=True):
+        known = learned[host]
+        after = remove_known(cleaning.text, known.keys(), settings)
+        explanations.append(
+            Explanation(
+                url=doc.url,
+                host=host,
+                removed=cleaning.removed + after.removed,
+                text=after.text,
+                authors=cleaning.authors,
+                stored_text_differs=(doc.text or "") != after.text,
+                learned_counts={
+                    r.paragraph: known[paragraph_hash(r.paragraph)].documents for r in after.removed
+                },
+            )
+        )
+    return explanations
 
 
 def reclean(
@@ -219,7 +236,8 @@ def reclean(
     examined = changed = 0
     for docs in _pages(store, source_id, batch_size):
         examined += len(docs)
-        changes = [c for c in (_recleaned(d, store, settings) for d in docs) if c is not None]
+        outcomes = explain_all(docs, store, settings)
+        changes = [c for c in map(_change, docs, outcomes) if c is not None]
         changed += store.apply(changes)
     # Every document has been cleaned with them now: they need no automatic re-clean.
     store.apply([], mark_known=learned)
@@ -243,14 +261,9 @@ def _raw(doc: StoredDocument) -> str:
     return doc.raw_text if doc.raw_text is not None else doc.text or ""
 
 
-def _recleaned(
-    doc: StoredDocument, store: BoilerplateStore, settings: BoilerplateSettings
-) -> TextChange | None:
+def _change(doc: StoredDocument, outcome: Explanation) -> TextChange | None:
     """The change cleaning ``doc`` again gives, or None when its text stays as it is."""
-    if doc.content_hash is None:
-        return None
-    outcome = explain(doc, store, settings)
-    if not outcome.stored_text_differs:
+    if doc.content_hash is None or not outcome.stored_text_differs:
         return None
     return TextChange(
         document_id=doc.id,

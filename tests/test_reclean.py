@@ -214,7 +214,7 @@ def test_reclean_and_explain_from_the_command_line(
     shown = newsingest("--config", config, "explain", url)
     assert shown.returncode == 0, shown.stderr
     removed, kept = shown.stdout.split("Kept text:\n")
-    assert f"[learned, in 4 documents of the host] {STATEMENT}" in removed
+    assert f"[learned from 4 documents of this host] {STATEMENT}" in removed
     assert STATEMENT not in kept
     assert STORIES["ferry"][0] in kept and STORIES["ferry"][1] in kept
     # The URL as a user may paste it, with a tracking parameter, finds the same document.

@@ -75,8 +75,8 @@ def explain_command(ctx: Context, url: str) -> None:
     click.echo(f"Removed {len(outcome.removed)} paragraph(s):")
     for removal in outcome.removed:
         seen = outcome.learned_counts.get(removal.paragraph) if removal.rule == "learned" else None
-        where = f", in {seen} documents of the host" if seen is not None else ""
-        click.echo(f"  [{removal.rule}{where}] {removal.paragraph}")
+        label = removal.rule if seen is None else f"learned from {seen} documents of this host"
+        click.echo(f"  [{label}] {removal.paragraph}")
     if outcome.authors:
         click.echo(f"Authors taken from bylines: {', '.join(outcome.authors)}")
     if outcome.stored_text_differs:
