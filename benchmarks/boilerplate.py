@@ -37,7 +37,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 
 from crawler.records import FetchedPage
-from newsingest.cleaning import LearnedBoilerplate, counted_text, explain
+from newsingest.cleaning import LearnedBoilerplate, counted_text, explain, reclean
 from newsingest.demo.articles import load_articles
 from newsingest.demo.newsroom import build_site
 from newsingest.demo.publishers import PUBLISHERS
@@ -218,12 +218,13 @@ def pairs_report(pages: Sequence[Article], true_lines: set[str]) -> tuple[int, i
     return len(shared_paragraphs), in_truth, sorted(len(p) for p in shared_paragraphs)
 
 
-def stage_cost(pages: Sequence[Article], copies: int) -> tuple[float, float, int]:
+def stage_cost(pages: Sequence[Article], copies: int) -> tuple[float, float, int, float]:
     """Milliseconds per article of save_batch alone and with the stage around it.
 
     The pages are repeated ``copies`` times under distinct URLs of one host, as in
     benchmarks/ingest.py, and written in batches of 50 to a fresh SQLite file.
-    Returns both figures and the paragraphs learned with the stage.
+    Returns both figures, the paragraphs learned with the stage, and the documents
+    per second of a ``reclean`` over the result.
     """
     articles = [
         replace(a, url=f"http://bench.example/{n}/{i}", final_url=f"http://bench.example/{n}/{i}")
@@ -232,6 +233,7 @@ def stage_cost(pages: Sequence[Article], copies: int) -> tuple[float, float, int
     ]
     timings: list[float] = []
     learned = 0
+    rate = 0.0
     settings = BoilerplateSettings()
     for with_stage in (False, True):
         with tempfile.TemporaryDirectory() as tmp:
@@ -250,6 +252,9 @@ def stage_cost(pages: Sequence[Article], copies: int) -> tuple[float, float, int
                         stage.after_save(batch)
                 timings.append(1000 * (time.perf_counter() - start) / len(articles))
                 if with_stage:
+                    start = time.perf_counter()
+                    result = reclean(bp, settings)
+                    rate = result.examined / (time.perf_counter() - start)
                     with store.engine.connect() as conn:
                         learned = int(
                             conn.scalar(
@@ -261,7 +266,7 @@ def stage_cost(pages: Sequence[Article], copies: int) -> tuple[float, float, int
                         )
             finally:
                 store.dispose()
-    return timings[0], timings[1], learned
+    return timings[0], timings[1], learned, rate
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -303,11 +308,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{total} paragraph(s) shared by both pages of a host, {in_truth} of them article "
         f"text (what min_documents=2 would learn); lengths {lengths}"
     )
-    alone, staged, learned = stage_cost(pages, copies=9)
+    alone, staged, learned, rate = stage_cost(pages, copies=9)
     print(
         f"Stage cost, {len(pages)} benchmark pages x 9 URLs on one host, SQLite, batches of 50: "
         f"save_batch {alone:.2f} ms/article, with the stage {staged:.2f} ms/article; "
-        f"{learned} paragraph(s) learned (copies count once)"
+        f"{learned} paragraph(s) learned (copies count once); reclean {rate:.0f} documents/s"
     )
 
 

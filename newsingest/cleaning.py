@@ -126,13 +126,12 @@ class LearnedBoilerplate:
                     )
                 )
         changed = self._store.apply(changes, mark_known=[p.id for p in learned])
-        for host in sorted({p.host for p in learned}):
-            logger.info(
-                "learned %d boilerplate paragraph(s) of %s; re-cleaned %d stored document(s)",
-                sum(1 for p in learned if p.host == host),
-                host,
-                changed,
-            )
+        logger.info(
+            "learned %d boilerplate paragraph(s) of %s; re-cleaned %d stored document(s)",
+            len(learned),
+            ", ".join(sorted({p.host for p in learned})),
+            changed,
+        )
         return changed
 
     # -- helpers -------------------------------------------------------------------------
