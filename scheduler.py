@@ -373,7 +373,11 @@ class Scheduler:
         logger.error("job %s crashed: %r\n%s", event.job_id, event.exception, event.traceback)
 
 
-def serve(settings: Settings, stop: threading.Event) -> int:
+def serve(
+    settings: Settings,
+    stop: threading.Event,
+    on_run: Callable[[RunReport], None] | None = None,
+) -> int:
     """The long-running main job: lead (or stand by until we may), then schedule every
     source until ``stop``; the exit status (1 if leadership was lost)."""
     from newsingest.app import open_app
@@ -389,7 +393,7 @@ def serve(settings: Settings, stop: threading.Event) -> int:
         # Only the leader opens the app: it marks runs left 'running' as interrupted,
         # which a standby must not do to the leader's runs.
         with open_app(settings, stop) as app:
-            scheduler = Scheduler(settings.sources, app.ingestor, settings.scheduler)
+            scheduler = Scheduler(settings.sources, app.ingestor, settings.scheduler, on_run)
             scheduler.start()
             try:
                 scheduler.wait()

@@ -42,9 +42,21 @@ def cli(ctx: click.Context, config: Path | None, log_level: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (/metrics).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics endpoint listens on (0.0.0.0 for every interface).",
+)
 @pass_context
 @friendly_errors
-def run(ctx: Context) -> None:
+def run(ctx: Context, metrics_port: int | None, metrics_host: str) -> None:
     """Run the scheduler until Ctrl-C or SIGTERM (the long-running main job).
 
     One process per database schedules; a second one stands by and takes over when
@@ -57,7 +69,24 @@ def run(ctx: Context) -> None:
         raise ConfigError("no sources are configured; add [[sources]] entries to the config file")
     stop = threading.Event()
     _stop_on_signals(stop)
-    if serve(settings, stop) != 0:
+    metrics, endpoint = None, None
+    if metrics_port is not None:
+        from newsingest.metrics import RunMetrics, serve_metrics
+
+        metrics = RunMetrics()
+        try:
+            endpoint = serve_metrics(metrics, metrics_port, metrics_host)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve metrics on {metrics_host}:{metrics_port} ({exc.strerror}); "
+                "choose another --metrics-port"
+            ) from None
+    try:
+        status = serve(settings, stop, metrics.observe if metrics else None)
+    finally:
+        if endpoint is not None:
+            endpoint.shutdown()
+    if status != 0:
         click.echo("newsingest: lost the scheduler lock to another process; stopped", err=True)
         sys.exit(1)
     logger.info("stopped cleanly")
