@@ -126,6 +126,11 @@ def extract_main_text(
     trafilatura's fast mode first; a second opinion only where the result looks
     wrong, so the pages that look right pay nothing for it.
     """
+    # trafilatura drops these anyway, but only after copying the whole tree several
+    # times; news pages carry megabytes of inline script, so dropping them first
+    # makes every copy and pass cheaper. (The metadata, which reads JSON-LD scripts,
+    # has been taken already.)
+    etree.strip_elements(tree, "script", "style", "noscript", "template", with_tail=False)
     paragraph_chars = len("".join(tree.xpath("//p//text()")))
     drop_marked_boilerplate(tree)
     text = _trafilatura_text(tree, url, settings)
