@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crawler.sources import SourceConfig, parse_interval
 from storage.health import HealthStore, SourceHealth
+from storage.jobs import JOBS_TABLE
 from storage.records import FetchState
 
 if TYPE_CHECKING:
@@ -205,6 +207,11 @@ class Scheduler:
         self._busy = 0
         self._idle = threading.Condition()
         self._apscheduler = BackgroundScheduler(
+            # Jobs live in the database, so a restart finds each source's next slot
+            # (with its jitter) where the last process left it.
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=ingestor.store.engine, tablename=JOBS_TABLE)
+            },
             executors={"default": ThreadPoolExecutor(settings.parallel_runs)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
@@ -220,18 +227,35 @@ class Scheduler:
         global _current
         _current = self
         self.health.revive_changed({s.id: s.url for s in self.sources.values()})
+        # Paused: the stored jobs are read and replaced before any of them fires.
+        self._apscheduler.start(paused=True)
+        stored = {job.id: job for job in self._apscheduler.get_jobs()}
+        for job_id in stored.keys() - self.sources.keys():
+            logger.info("source %s is no longer configured: unscheduled", job_id)
+            self._apscheduler.remove_job(job_id)
         now = datetime.now(UTC)
         for source in self.sources.values():
-            first = self.due(source, now)
-            if first is None:
+            trigger = trigger_for(source)
+            due = self.due(source, now)
+            kept = stored.get(source.id)
+            if due is None:
                 self._report_dead(source.id)
                 # Still on its cadence, so a revival from another process is seen.
                 first = now + cadence(source)
+            elif (
+                kept is not None
+                and kept.next_run_time is not None
+                and str(kept.trigger) == str(trigger)
+                and not self._interrupted(source.id)
+            ):
+                # The slot the last process chose (with its jitter), unless the source
+                # became due sooner meanwhile (revived, say); a crash runs it now.
+                first = min(kept.next_run_time, due + duration(self.settings.jitter))
             else:
-                first += self._jitter()
+                first = due + self._jitter()
             self._apscheduler.add_job(
                 run_source_job,
-                trigger_for(source),
+                trigger,
                 args=[source.id],
                 id=source.id,
                 name=f"source {source.id}",
@@ -241,7 +265,7 @@ class Scheduler:
             logger.info(
                 "scheduled source %s (%s), first run %s", source.id, source.kind, first.isoformat()
             )
-        self._apscheduler.start()
+        self._apscheduler.resume()
 
     def wait(self, poll: float = 0.5) -> None:
         """Block until the stop event is set (by a signal, or by ``on_run``)."""
@@ -283,6 +307,10 @@ class Scheduler:
             settings=self.settings,
             now=now,
         )
+
+    def _interrupted(self, source_id: str) -> bool:
+        last = self.ingestor.store.last_run(source_id)
+        return last is not None and last.status in ("interrupted", "running")
 
     def run_source(self, source_id: str) -> None:
         """One slot of a source: run it if it is due (alive, not backing off), then

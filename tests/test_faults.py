@@ -232,6 +232,13 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def children(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -252,7 +259,10 @@ def peak_rss_during(requests: list[PageRequest], settings: CrawlSettings) -> dic
         while not done.is_set():
             peak["parent"] = max(peak["parent"], rss_kb(me))
             for child in children(me):
-                peak["child"] = max(peak["child"], rss_kb(child))
+                # Only once it is the crawler: between fork and exec a child still
+                # shows this process's memory.
+                if b"spawn_main" in _cmdline(child):
+                    peak["child"] = max(peak["child"], rss_kb(child))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)

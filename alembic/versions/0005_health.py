@@ -1,4 +1,4 @@
-"""Schema for source health and unattended operation: health, leases.
+"""Schema for source health and unattended operation: health, leases, scheduler jobs.
 
 Revision ID: 0005
 Revises: 0004
@@ -6,7 +6,8 @@ Create Date: 2026-11-22
 
 ``source_health`` keeps what health adds to ``fetch_state`` (dead sources, 404 streaks,
 the adaptive poll interval; see ``storage.health``); ``leases`` holds the scheduler's
-leader lease on SQLite (``storage.leader``; PostgreSQL uses an advisory lock).
+leader lease on SQLite (``storage.leader``; PostgreSQL uses an advisory lock);
+``apscheduler_jobs`` is APScheduler's job store, so a restart keeps the schedule.
 """
 
 from __future__ import annotations
@@ -49,8 +50,20 @@ def upgrade() -> None:
         sa.Column("expires_at", UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
     )
+    op.create_table(
+        "apscheduler_jobs",
+        sa.Column("id", sa.Unicode(length=191), nullable=False),
+        sa.Column("next_run_time", sa.Float(precision=25), nullable=True),
+        sa.Column("job_state", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_apscheduler_jobs")),
+    )
+    op.create_index(
+        op.f("ix_apscheduler_jobs_next_run_time"), "apscheduler_jobs", ["next_run_time"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_apscheduler_jobs_next_run_time"), table_name="apscheduler_jobs")
+    op.drop_table("apscheduler_jobs")
     op.drop_table("leases")
     op.drop_table("source_health")
