@@ -41,7 +41,7 @@ class Context:
 
     def settings(self, *, required: bool = True) -> Settings:
         settings = load_settings(self.config, required=required)
-        setup_logging(self.log_level or settings.log_level)
+        setup_logging(self.log_level or settings.log_level, settings.log_format)
         return settings
 
 

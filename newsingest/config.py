@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     stories: StorySettings = Field(default_factory=StorySettings)
     sources: list[SourceConfig] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for collectors
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> Settings:

@@ -292,4 +292,23 @@ def _log_run(report: RunReport) -> None:
         by_reason(c.skipped),
         report.seconds,
         f" error={report.error!r}" if report.error else "",
+        # The same, as fields of their own for the JSON log format.
+        extra={
+            "fields": {
+                "event": "run",
+                "source": report.source,
+                "status": report.status,
+                "found": c.found,
+                "new": c.new,
+                "fetched": c.fetched,
+                "stored": c.stored,
+                "updated": c.updated,
+                "unchanged": c.unchanged,
+                "failed": c.failed_total,
+                "failed_by_reason": dict(c.failed),
+                "skipped_by_reason": dict(c.skipped),
+                "seconds": round(report.seconds, 3),
+                "error": report.error,
+            }
+        },
     )
