@@ -92,8 +92,10 @@ def test_a_standby_stops_at_once_on_sigterm(
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     with running(args, first_log) as first, running(args, second_log) as second:
         wait_for(
-            lambda: logged(first_log, LEADING) and logged(second_log, STANDING_BY)
-            or logged(second_log, LEADING) and logged(first_log, STANDING_BY),
+            lambda: (
+                (logged(first_log, LEADING) and logged(second_log, STANDING_BY))
+                or (logged(second_log, LEADING) and logged(first_log, STANDING_BY))
+            ),
             30,
             "one leader and one standby",
             first_log,
