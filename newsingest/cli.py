@@ -229,8 +229,8 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 # Feature commands: each feature module defines its commands and is added here.
-from newsingest.commands.cluster import cluster_command  # noqa: E402
 from newsingest.commands.cleaning import explain_command, reclean_command  # noqa: E402
+from newsingest.commands.cluster import cluster_command  # noqa: E402
 from newsingest.commands.extract import extract_command  # noqa: E402
 from newsingest.commands.health import revive_command  # noqa: E402
 

@@ -10,10 +10,10 @@ from sqlalchemy import MetaData
 
 from storage import boilerplate as _boilerplate  # noqa: F401  (its tables)
 from storage import copies as _copies  # noqa: F401  (its tables)
-from storage import stories as _stories  # noqa: F401  (its tables)
 from storage import health as _health  # noqa: F401  (its tables)
-from storage import leader as _leader  # noqa: F401  (its tables)
 from storage import jobs as _jobs  # noqa: F401  (its tables)
+from storage import leader as _leader  # noqa: F401  (its tables)
+from storage import stories as _stories  # noqa: F401  (its tables)
 from storage.models import Base
 
 metadata: MetaData = Base.metadata
