@@ -38,8 +38,14 @@ def batch_stages(settings: Settings, store: Store) -> list[BatchStage]:
 
 
 @contextmanager
-def open_app(settings: Settings, stop: threading.Event | None = None) -> Iterator[App]:
-    """Open the database (migrating it if allowed), start the workers, close both after."""
+def open_app(
+    settings: Settings, stop: threading.Event | None = None, *, stages: bool = True
+) -> Iterator[App]:
+    """Open the database (migrating it if allowed), start the workers, close both after.
+
+    ``stages=False`` leaves out the batch stages (learned boilerplate, copies,
+    stories): the bare fetch-extract-store path, which the ingest benchmark measures.
+    """
     store = open_store(settings.database)
     try:
         store.mark_interrupted_runs()
@@ -57,7 +63,9 @@ def open_app(settings: Settings, stop: threading.Event | None = None) -> Iterato
                 settings,
                 store,
                 pool,
-                Ingestor(settings, store, pool, stop, batch_stages(settings, store)),
+                Ingestor(
+                    settings, store, pool, stop, batch_stages(settings, store) if stages else []
+                ),
             )
     finally:
         store.dispose()
