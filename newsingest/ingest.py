@@ -204,6 +204,11 @@ class Ingestor:
         in_flight: dict[Future[Outcome], FetchedPage] = {}
         # Enough queued pages to keep every worker busy, few enough to bound memory.
         max_in_flight = 4 * self.pool.size
+        # Batches are written (batch stages, then one transaction) on a writer thread,
+        # so fetching and extraction go on while a batch is stored. One write at a
+        # time, and at most one waiting: order is kept and memory stays bounded.
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
+        writing: Future[None] | None = None
 
         def harvest(block: bool) -> None:
             if not in_flight:
@@ -211,6 +216,13 @@ class Ingestor:
             done, _ = wait(in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
             for future in done:
                 batch.append(self.pool.result(in_flight.pop(future), future))
+
+        def flush() -> None:
+            nonlocal writing
+            if writing is not None:
+                writing.result()  # a failed write fails the run here
+            writing = writer.submit(self._save, list(batch), reports) if batch else None
+            batch.clear()
 
         results = fetch_pages(requests, self.settings.crawl)
         try:
@@ -222,15 +234,19 @@ class Ingestor:
                     batch.append(_fetch_failure(result))
                 harvest(block=len(in_flight) >= max_in_flight)
                 if len(batch) >= self.settings.pipeline.batch_size:
-                    self._save(batch, reports)
+                    flush()
                 if self.stop.is_set():
                     logger.info("stop requested: finishing the current batch")
                     break
         finally:
             results.close()  # stops the fetcher process if we broke off
-            while in_flight:
-                harvest(block=True)
-            self._save(batch, reports)
+            try:
+                while in_flight:
+                    harvest(block=True)
+                flush()
+                flush()  # waits for the last write
+            finally:
+                writer.shutdown(wait=True)
 
     def _save(self, batch: list[Outcome], reports: dict[str, RunReport]) -> None:
         articles = [o for o in batch if isinstance(o, Article)]
@@ -244,7 +260,6 @@ class Ingestor:
             reports[source].counts.add(self.store.save_batch(outcomes))
         for stage in self.stages:
             stage.after_save(articles)
-        batch.clear()
 
 
 def _unique(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
