@@ -142,3 +142,26 @@ def _first_line(exc: sqlalchemy.exc.DBAPIError) -> str:
     message = str(exc.orig) if exc.orig is not None else str(exc)
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     return lines[0].rstrip(".") if lines else type(exc).__name__
+
+
+class EngineUser:
+    """Base of the storage classes: reads on the engine, writes on its write twin.
+
+    Writes go through ``write_engine`` (``BEGIN IMMEDIATE`` on SQLite, so a writer
+    takes the lock before it reads what it will change), and every statement's
+    connection errors become ``DatabaseError``.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = write_engine(engine)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translate_errors(self._engine), self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with translate_errors(self._engine), self._writer.begin() as conn:
+            yield conn

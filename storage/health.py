@@ -16,16 +16,15 @@ Consecutive failures, last success and last error live in ``fetch_state`` (writt
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Float, ForeignKey, Integer, Text, select, update
+from sqlalchemy import Connection, Float, ForeignKey, Integer, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.database import translate_errors, write_engine
+from storage.database import EngineUser
 from storage.models import Base, FetchStateRow
 from storage.rows import insert_for
 
@@ -75,12 +74,8 @@ def _to_health(row: Any) -> SourceHealth:
     )
 
 
-class HealthStore:
+class HealthStore(EngineUser):
     """Reads and writes ``source_health`` through one engine (thread-safe)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._writer = write_engine(engine)
 
     def health(self, source_id: str) -> SourceHealth:
         """The health of ``source_id`` (the defaults if nothing was ever recorded)."""
@@ -197,16 +192,6 @@ class HealthStore:
         return revived
 
     # -- helpers -------------------------------------------------------------------------
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with translate_errors(self._engine), self._engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with translate_errors(self._engine), self._writer.begin() as conn:
-            yield conn
 
     @staticmethod
     def _locked(conn: Connection, source_id: str) -> SourceHealth:

@@ -13,7 +13,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -22,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from pipeline.records import Article, Failure
 from storage.copies import with_copies
-from storage.database import create_engine_for, translate_errors, write_engine
+from storage.database import EngineUser, create_engine_for, translate_errors
 from storage.errors import StorageError, UnknownSourceError
 from storage.migrate import ensure_schema
 from storage.models import Document, FetchStateRow, Run, Source
@@ -86,12 +85,8 @@ def open_store(settings: DatabaseSettings) -> Store:
     return Store(engine)
 
 
-class Store:
+class Store(EngineUser):
     """Reads and writes the corpus through one engine (thread-safe, like the engine)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._writer = write_engine(engine)
 
     @property
     def engine(self) -> Engine:
@@ -403,16 +398,6 @@ class Store:
         ]
 
     # -- helpers -------------------------------------------------------------------------
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with translate_errors(self._engine), self._engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with translate_errors(self._engine), self._writer.begin() as conn:
-            yield conn
 
     @staticmethod
     def _require_sources(conn: Connection, source_ids: set[str]) -> None:
