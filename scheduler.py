@@ -272,6 +272,15 @@ class Scheduler:
         while not self.stop_event.wait(poll):
             pass
 
+    def run_until_stopped(self) -> None:
+        """Start, block until the stop event is set, then shut down cleanly."""
+        self.start()
+        try:
+            self.wait()
+        finally:
+            logger.info("stopping: the current batch is being stored")
+            self.shutdown()
+
     def shutdown(self) -> None:
         """Stop scheduling; the running batch finishes and is stored first."""
         global _current
@@ -421,13 +430,9 @@ def serve(
         # Only the leader opens the app: it marks runs left 'running' as interrupted,
         # which a standby must not do to the leader's runs.
         with open_app(settings, stop) as app:
-            scheduler = Scheduler(settings.sources, app.ingestor, settings.scheduler, on_run)
-            scheduler.start()
-            try:
-                scheduler.wait()
-            finally:
-                logger.info("stopping: the current batch is being stored")
-                scheduler.shutdown()
+            Scheduler(
+                settings.sources, app.ingestor, settings.scheduler, on_run
+            ).run_until_stopped()
         return 1 if lead.lost.is_set() else 0
 
 

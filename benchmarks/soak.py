@@ -171,12 +171,9 @@ def main() -> None:
                 stop.set()
 
         with open_app(settings, stop) as app:
-            scheduler = Scheduler(settings.sources, app.ingestor, settings.scheduler, on_run)
-            scheduler.start()
-            try:
-                scheduler.wait()
-            finally:
-                scheduler.shutdown()
+            Scheduler(
+                settings.sources, app.ingestor, settings.scheduler, on_run
+            ).run_until_stopped()
             documents = app.store.count_documents("soak")
         newsroom.httpd.shutdown()
 

@@ -89,11 +89,7 @@ def run_demo(database: Path | None = None, *, cycles: int = 2, interval: str = "
 
             with open_app(settings, stop) as app:
                 scheduler = Scheduler(settings.sources, app.ingestor, settings.scheduler, on_run)
-                scheduler.start()
-                try:
-                    scheduler.wait()
-                finally:
-                    scheduler.shutdown()
+                scheduler.run_until_stopped()
                 summaries = app.store.source_summaries()
                 stories = tuple(StoryStore(app.store.engine).summaries(min_members=2))
         return DemoResult(dict(runs), summaries, time.monotonic() - clock, database, stories)
