@@ -23,8 +23,6 @@ so a re-run, a re-fetch or an update never counts a document twice.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -51,11 +49,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.boilerplate import BoilerplateSettings, Paragraph
-from storage.database import translate_errors, write_engine
+from storage.database import retry_aborted, translate_errors, write_engine
 from storage.models import Base, Document
 from storage.records import StoredDocument
 from storage.rows import chunked, insert_for, to_document
@@ -64,8 +61,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
-_RETRIES = 5
 
 
 class BoilerplateHost(Base):
@@ -421,16 +416,7 @@ class BoilerplateStore:
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
         """Run a write transaction again when PostgreSQL aborted it for a deadlock."""
-        for n in range(1, _RETRIES + 1):
-            try:
-                return attempt()
-            except OperationalError as exc:
-                sqlstate = getattr(exc.orig, "sqlstate", None)
-                if sqlstate not in _RETRYABLE_SQLSTATES or n == _RETRIES:
-                    raise
-                logger.debug("retrying boilerplate write after %s", exc.orig)
-                time.sleep(random.uniform(0.01, 0.05) * n)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return retry_aborted(attempt, what="boilerplate write")
 
 
 def _document_ids(conn: Connection, urls: list[str]) -> dict[str, int]:

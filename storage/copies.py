@@ -24,8 +24,6 @@ batch), so serialising it costs little.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,7 +46,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.copies import (
@@ -61,7 +58,7 @@ from pipeline.copies import (
     representative_key,
 )
 from pipeline.fingerprint import Fingerprint, band_keys
-from storage.database import translate_errors, write_engine
+from storage.database import retry_aborted, translate_errors, write_engine
 from storage.errors import StorageError
 from storage.models import Base, Document
 from storage.rows import chunked, insert_for
@@ -70,9 +67,6 @@ logger = logging.getLogger(__name__)
 
 # Key of the PostgreSQL advisory lock that serialises cluster assignment ("copy").
 _PG_COPY_LOCK = 0x636F7079
-# PostgreSQL's deadlock_detected and serialization_failure: safe to run the batch again.
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-_RETRIES = 5
 # Band keys per IN (...) list: far below SQLite's 32766 bound parameters.
 _KEY_CHUNK = 2000
 
@@ -280,24 +274,17 @@ class CopyIndex:
         """
         if not texts:
             return {}
-        for attempt in range(1, _RETRIES + 1):
-            try:
-                with self._writer.begin() as conn:
-                    if conn.dialect.name == "postgresql":
-                        conn.execute(
-                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_COPY_LOCK}
-                        )
-                    return _Assignment(conn, self.settings).run(texts)
-            except OperationalError as exc:
-                # PostgreSQL may pick this transaction as a deadlock's victim (a worker
-                # storing the same URLs holds their rows); it rolled back whole, so retry.
-                retryable = getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
-                if not retryable or attempt == _RETRIES:
-                    with translate_errors(self._engine):
-                        raise
-                logger.info("copy index: %s; retrying the batch (%d)", exc.orig, attempt)
-                time.sleep(random.uniform(0.0, 0.05 * attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def assign_once() -> dict[str, int]:
+            with self._writer.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_COPY_LOCK})
+                return _Assignment(conn, self.settings).run(texts)
+
+        # PostgreSQL may pick this transaction as a deadlock's victim (a worker storing
+        # the same URLs holds their rows); it rolled back whole, so it is run again.
+        with translate_errors(self._engine):
+            return retry_aborted(assign_once, what="copy index batch")
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -8,10 +8,12 @@ Third-party errors met while parsing the URL or connecting are converted here in
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy.exc
 from sqlalchemy import Engine, create_engine, event
@@ -94,6 +96,30 @@ def translate_errors(engine: Engine) -> Iterator[None]:
         raise DatabaseError(
             engine.url.render_as_string(hide_password=True), _first_line(exc)
         ) from exc
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was aborted
+# as a whole and may simply be run again.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+T = TypeVar("T")
+
+
+def retry_aborted(transaction: Callable[[], T], *, what: str, attempts: int = 5) -> T:
+    """Run ``transaction`` again when PostgreSQL aborted it as a deadlock victim.
+
+    Only for idempotent transactions: an aborted one committed nothing, so running it
+    again is safe. Other errors, and the last attempt's, propagate.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return transaction()
+        except sqlalchemy.exc.OperationalError as exc:
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            if sqlstate not in _RETRYABLE_SQLSTATES or attempt == attempts:
+                raise
+            logger.debug("retrying %s after %s (attempt %d)", what, exc.orig, attempt)
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _parse_url(raw: str) -> URL:

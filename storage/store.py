@@ -9,19 +9,16 @@ crashing half-way through a run never duplicates or loses a document.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, bindparam, func, or_, select, update
-from sqlalchemy.exc import OperationalError
 
 from pipeline.records import Article, Failure
 from storage.copies import with_copies
-from storage.database import EngineUser, create_engine_for, translate_errors
+from storage.database import EngineUser, create_engine_for, retry_aborted, translate_errors
 from storage.errors import StorageError, UnknownSourceError
 from storage.migrate import ensure_schema
 from storage.models import Document, FetchStateRow, Run, Source
@@ -53,16 +50,6 @@ logger = logging.getLogger(__name__)
 PERMANENT_REASONS = frozenset(
     {"http_404", "http_410", "not_html", "robots_disallowed", "too_large", "no_main_text"}
 )
-
-
-# PostgreSQL's deadlock_detected and serialization_failure: the transaction was aborted
-# as a whole and may simply be run again.
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-_DEADLOCK_RETRIES = 5
-
-
-def _is_retryable(exc: OperationalError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
 class _Known(NamedTuple):
@@ -239,21 +226,14 @@ class Store(EngineUser):
         if not latest:
             return BatchResult()
         with translate_errors(self._engine):
-            for attempt in range(1, _DEADLOCK_RETRIES + 1):
-                try:
-                    result = self._save_once(latest)
-                except OperationalError as exc:
-                    # Two PostgreSQL transactions inserting the same new URLs in a
-                    # different order can deadlock; the server aborts one. The batch is
-                    # idempotent and nothing of it was committed, so simply run it again.
-                    if not _is_retryable(exc) or attempt == _DEADLOCK_RETRIES:
-                        raise
-                    logger.debug("Retrying batch of %d URLs after %s", len(latest), exc.orig)
-                    time.sleep(random.uniform(0.01, 0.05) * attempt)
-                else:
-                    logger.debug("Saved batch of %d URLs: %s", len(latest), result)
-                    return result
-        raise AssertionError("unreachable")  # pragma: no cover
+            # Two PostgreSQL transactions inserting the same new URLs in a different
+            # order can deadlock; the server aborts one. The batch is idempotent and
+            # nothing of it was committed, so it is simply run again.
+            result = retry_aborted(
+                lambda: self._save_once(latest), what=f"batch of {len(latest)} URLs"
+            )
+        logger.debug("Saved batch of %d URLs: %s", len(latest), result)
+        return result
 
     def document(self, url: str) -> StoredDocument | None:
         """The stored row for canonical ``url``, ok or failed, or None."""
