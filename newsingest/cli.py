@@ -228,21 +228,24 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-# Feature commands: each feature module defines its commands and is added here.
-from newsingest.commands.cleaning import explain_command, reclean_command  # noqa: E402
-from newsingest.commands.cluster import cluster_command  # noqa: E402
-from newsingest.commands.extract import extract_command  # noqa: E402
-from newsingest.commands.health import revive_command  # noqa: E402
+def _add_feature_commands(group: click.Group) -> None:
+    """Add every command that a module of ``newsingest.commands`` lists in ``COMMANDS``.
 
-FEATURE_COMMANDS: list[click.Command] = [
-    revive_command,
-    reclean_command,
-    explain_command,
-    extract_command,
-    cluster_command,
-]
-for command in FEATURE_COMMANDS:
-    cli.add_command(command)
+    Each feature keeps its commands in a module of its own there, so adding one
+    never means editing this file.
+    """
+    import importlib
+    import pkgutil
+
+    import newsingest.commands as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            group.add_command(command)
+
+
+_add_feature_commands(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from crawler.settings import CrawlSettings
 from crawler.sources import SourceConfig
+from newsingest.serve.settings import ServeSettings
 from pipeline.boilerplate import BoilerplateSettings
 from pipeline.copies import CopySettings
 from pipeline.settings import PipelineSettings
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     boilerplate: BoilerplateSettings = Field(default_factory=BoilerplateSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     stories: StorySettings = Field(default_factory=StorySettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for collectors

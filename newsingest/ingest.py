@@ -10,8 +10,9 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -19,7 +20,7 @@ from typing import Protocol
 from crawler.errors import FeedError
 from crawler.feeds import poll_feed
 from crawler.fetch import fetch_pages
-from crawler.records import FeedEntry, FetchedPage, FetchFailure, PageRequest
+from crawler.records import FeedEntry, FetchedPage, FetchFailure, FetchResult, PageRequest
 from crawler.sources import SourceConfig
 from crawler.urllist import BadLine, read_url_list
 from newsingest.config import Settings
@@ -29,6 +30,10 @@ from storage.records import RunCounts
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
+
+# Kinds whose discovery yields article URLs, fetched together in one fetcher process;
+# the others (site crawls, local files) produce their pages themselves.
+LISTING_KINDS = frozenset({"feed", "urls", "sitemap"})
 
 _POLL_THREADS = 8  # feeds are polled in parallel; each poll is one small GET
 
@@ -87,6 +92,23 @@ class Ingestor:
         All sources' new URLs go to one fetcher process, so per-domain politeness
         holds across sources that share a host.
         """
+        with self.runs(sources) as reports:
+            listed = [s for s in sources if s.kind in LISTING_KINDS]
+            requests = self._discover(listed, reports)
+            if requests and not self.stop.is_set():
+                self.fetch_and_store(requests, reports)
+            for source in sources:
+                if source.kind not in LISTING_KINDS and not self.stop.is_set():
+                    self.store_results(self._pages(source, reports[source.id]), reports)
+        return list(reports.values())
+
+    @contextmanager
+    def runs(self, sources: Sequence[SourceConfig]) -> Iterator[dict[str, RunReport]]:
+        """Open a run row per source; on exit, close each with its counts and status.
+
+        A bug or an interrupt inside closes the runs as failed, then propagates; a
+        stop request closes them as interrupted.
+        """
         clock = time.monotonic()
         reports = {
             s.id: RunReport(
@@ -95,11 +117,8 @@ class Ingestor:
             for s in sources
         }
         try:
-            requests = self._discover(sources, reports)
-            if requests and not self.stop.is_set():
-                self._fetch_and_store(requests, reports)
+            yield reports
         except BaseException as exc:
-            # A bug or an interrupt: the runs are closed as failed, then it propagates.
             for report in reports.values():
                 report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
             raise
@@ -117,7 +136,22 @@ class Ingestor:
                     error=report.error,
                 )
                 _log_run(report)
-        return list(reports.values())
+
+    def new_requests(
+        self, source: SourceConfig, entries: Iterable[FeedEntry], counts: RunCounts
+    ) -> list[PageRequest]:
+        """The entries worth fetching: distinct, not stored yet, at most max_articles.
+
+        Adds to ``counts.found`` and ``counts.new``.
+        """
+        unique = _unique(entries)
+        counts.found += len(unique)
+        skip = self.store.urls_to_skip(e.url for e in unique)
+        fresh = [e for e in unique if e.url not in skip]
+        if source.max_articles is not None:
+            fresh = fresh[: source.max_articles]
+        counts.new += len(fresh)
+        return [PageRequest(url=e.url, source=source.id, hint=e) for e in fresh]
 
     # -- discovery ---------------------------------------------------------------
 
@@ -134,15 +168,7 @@ class Ingestor:
             )
         requests: list[PageRequest] = []
         for source in sources:
-            entries = _unique(found[source.id])
-            counts = reports[source.id].counts
-            counts.found = len(entries)
-            skip = self.store.urls_to_skip(e.url for e in entries)
-            fresh = [e for e in entries if e.url not in skip]
-            if source.max_articles is not None:
-                fresh = fresh[: source.max_articles]
-            counts.new = len(fresh)
-            requests += [PageRequest(url=e.url, source=source.id, hint=e) for e in fresh]
+            requests += self.new_requests(source, found[source.id], reports[source.id].counts)
         return requests
 
     def _entries(self, source: SourceConfig, report: RunReport) -> list[FeedEntry]:
@@ -163,6 +189,10 @@ class Ingestor:
             else:
                 entries.append(item)
         return entries
+
+    def _pages(self, source: SourceConfig, report: RunReport) -> Iterator[FetchResult]:
+        """Pages of a source that is not a list of URLs: a site crawl or local files."""
+        raise NotImplementedError(f"source kind {source.kind!r}")
 
     def _poll(self, source: SourceConfig, report: RunReport) -> list[FeedEntry]:
         assert source.url is not None
@@ -199,7 +229,20 @@ class Ingestor:
 
     # -- fetch, extract, store ----------------------------------------------------
 
-    def _fetch_and_store(self, requests: list[PageRequest], reports: dict[str, RunReport]) -> None:
+    def fetch_and_store(
+        self, requests: Sequence[PageRequest], reports: dict[str, RunReport]
+    ) -> None:
+        """Fetch ``requests`` in one fetcher process, then extract and store them."""
+        self.store_results(fetch_pages(requests, self.settings.crawl), reports)
+
+    def store_results(self, results: Iterator[FetchResult], reports: dict[str, RunReport]) -> None:
+        """Extract the fetched pages in the pool and store every outcome in batches.
+
+        ``results`` may come from the fetcher or from anywhere else (local archives);
+        each result's source must have a report in ``reports``. A stop request ends
+        the pass after the batch in hand is stored; ``results`` is closed then, if it
+        is a generator (which stops a fetcher process).
+        """
         batch: list[Outcome] = []
         in_flight: dict[Future[Outcome], FetchedPage] = {}
         # Enough queued pages to keep every worker busy, few enough to bound memory.
@@ -224,7 +267,6 @@ class Ingestor:
             writing = writer.submit(self._save, list(batch), reports) if batch else None
             batch.clear()
 
-        results = fetch_pages(requests, self.settings.crawl)
         try:
             for result in results:
                 if isinstance(result, FetchedPage):
@@ -239,7 +281,8 @@ class Ingestor:
                     logger.info("stop requested: finishing the current batch")
                     break
         finally:
-            results.close()  # stops the fetcher process if we broke off
+            if isinstance(results, Generator):
+                results.close()  # stops the fetcher process if we broke off
             try:
                 while in_flight:
                     harvest(block=True)

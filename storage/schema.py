@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from storage import aliases as _aliases  # noqa: F401  (its tables)
+from storage import backfill as _backfill  # noqa: F401  (its tables)
 from storage import boilerplate as _boilerplate  # noqa: F401  (its tables)
 from storage import copies as _copies  # noqa: F401  (its tables)
+from storage import cursors as _cursors  # noqa: F401  (its tables)
 from storage import health as _health  # noqa: F401  (its tables)
 from storage import jobs as _jobs  # noqa: F401  (its tables)
 from storage import leader as _leader  # noqa: F401  (its tables)

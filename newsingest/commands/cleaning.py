@@ -110,3 +110,6 @@ def _require_source(store: Store, source_id: str, configured: list[str]) -> None
 def _fail(message: str) -> None:
     click.echo(f"newsingest: {message}", err=True)
     sys.exit(2)
+
+
+COMMANDS = [reclean_command, explain_command]

@@ -186,3 +186,6 @@ def _database_url(db: str | None, workdir: Path) -> str:
     if db is None:
         return f"sqlite:///{workdir / 'cluster.sqlite'}"
     return db if "://" in db else f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+COMMANDS = [cluster_command]

@@ -199,3 +199,6 @@ def write_lines(out: TextIO, records: Iterable[dict[str, Any] | BadLine]) -> int
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
     return bad
+
+
+COMMANDS = [extract_command]

@@ -43,3 +43,6 @@ def revive_command(ctx: Context, source_ids: Sequence[str]) -> None:
             )
     finally:
         store.dispose()
+
+
+COMMANDS = [revive_command]

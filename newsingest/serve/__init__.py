@@ -1,0 +1,1 @@
+"""``newsingest serve``: the read-only HTTP API and the HTML status page."""
