@@ -3,6 +3,7 @@
     CrawlerError
      ├── BadURLError      a URL is not an absolute http(s) URL (also a ValueError)
      ├── FeedError        a feed could not be fetched or parsed (names the feed URL)
+     ├── SitemapError     a sitemap or robots.txt could not be fetched or parsed (names it)
      └── FetchError       a page could not be fetched (names the URL)
 
 Third-party errors (httpx, feedparser, Scrapy) are converted where they enter.
@@ -36,6 +37,21 @@ class FeedError(CrawlerError):
         self.reason = reason  # short code, listed in the class docstring
         self.detail = detail
         super().__init__(f"feed {url}: {reason}" + (f" ({detail})" if detail else ""))
+
+
+class SitemapError(CrawlerError):
+    """A sitemap (or the robots.txt that should list sitemaps) could not be read.
+
+    Reason codes: those of :class:`FeedError`, and ``no_sitemap`` (robots.txt lists
+    none and ``/sitemap.xml`` is missing), ``too_deep`` (sitemap indexes nested past
+    the limit), ``too_many`` (more sitemap files than one run reads).
+    """
+
+    def __init__(self, url: str, reason: str, detail: str = "") -> None:
+        self.url = url
+        self.reason = reason  # short code, listed in the class docstring
+        self.detail = detail
+        super().__init__(f"sitemap {url}: {reason}" + (f" ({detail})" if detail else ""))
 
 
 class FetchError(CrawlerError):

@@ -1,8 +1,9 @@
 """Feeds: poll with a conditional GET and parse RSS, Atom and JSON Feed into entries.
 
-``poll_feed`` downloads with httpx (streamed, size-capped, gzip inflated by us so a
-compression bomb cannot allocate more than the cap) and ``parse_feed`` turns the
-bytes into :class:`~crawler.records.FeedEntry` records with canonical URLs.
+``poll_feed`` downloads with :func:`crawler.http.download` (streamed, size-capped,
+gzip inflated by us so a compression bomb cannot allocate more than the cap) and
+``parse_feed`` turns the bytes into :class:`~crawler.records.FeedEntry` records with
+canonical URLs.
 
 feedparser always gets the bytes wrapped in a stream, never the bytes themselves:
 given ``bytes`` it first tries ``open(body)`` as a *file name*, so a hostile body
@@ -18,9 +19,7 @@ import io
 import json
 import logging
 import time
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,15 +27,21 @@ import feedparser
 import httpx
 
 from crawler.errors import BadURLError, FeedError
+from crawler.http import download
 from crawler.records import FeedEntry, FeedPoll
 from crawler.settings import CrawlSettings
 from crawler.urls import canonical_url
 
-__all__ = ["parse_feed", "poll_feed"]
+__all__ = ["FEED_ACCEPT", "parse_feed", "poll_feed"]
 
 logger = logging.getLogger(__name__)
 
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+# What a feed poll accepts (also sent when discovery probes for feeds).
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/json;q=0.9, application/xml;q=0.9, */*;q=0.8"
+)
 
 
 # -- parsing -------------------------------------------------------------------------
@@ -218,141 +223,32 @@ def poll_feed(
     ``too_large``, ``redirect_loop``, ``bad_redirect``, ``bad_url`` or ``malformed``).
     An injected ``client`` keeps its own ``max_redirects`` and is not closed.
     """
-    headers = {
-        "User-Agent": settings.user_agent,
-        # Only encodings _inflate can cap; httpx would add br/zstd otherwise.
-        "Accept-Encoding": "gzip, deflate",
-        "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
-        "application/json;q=0.9, application/xml;q=0.9, */*;q=0.8",
-    }
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    own_client = client is None
-    http = client or httpx.Client(max_redirects=settings.max_redirects)
-    # httpx's timeout bounds each read, not the whole answer: a server trickling one
-    # byte per second would hold the poll for as long as it likes. This bounds it all.
-    deadline = time.monotonic() + settings.timeout
-    try:
-        with (
-            _converted_errors(url),
-            http.stream(
-                "GET", url, headers=headers, timeout=settings.timeout, follow_redirects=True
-            ) as response,
-        ):
-            if response.status_code == 304:
-                logger.debug("feed %s (%s): not modified", url, source)
-                return FeedPoll(
-                    source=source,
-                    url=url,
-                    status=304,
-                    etag=response.headers.get("etag") or etag,
-                    last_modified=response.headers.get("last-modified") or last_modified,
-                )
-            if not 200 <= response.status_code < 300:
-                raise FeedError(url, f"http_{response.status_code}")
-            body = _read_capped(response, url, settings.max_feed_bytes, deadline)
-            final_url = str(response.url)
-            content_type = response.headers.get("content-type")
-            new_etag = response.headers.get("etag")
-            new_last_modified = response.headers.get("last-modified")
-            status = response.status_code
-    finally:
-        if own_client:
-            http.close()
-    entries = parse_feed(body, url=final_url, content_type=content_type)
+    got = download(
+        url,
+        settings=settings,
+        max_bytes=settings.max_feed_bytes,
+        error=FeedError,
+        accept=FEED_ACCEPT,
+        etag=etag,
+        last_modified=last_modified,
+        client=client,
+    )
+    if got.not_modified:
+        logger.debug("feed %s (%s): not modified", url, source)
+        return FeedPoll(
+            source=source,
+            url=url,
+            status=304,
+            etag=got.etag,
+            last_modified=got.last_modified,
+        )
+    entries = parse_feed(got.body, url=got.final_url, content_type=got.content_type)
     logger.debug("feed %s (%s): %d entries", url, source, len(entries))
     return FeedPoll(
         source=source,
         url=url,
-        status=status,
-        etag=new_etag,
-        last_modified=new_last_modified,
+        status=got.status,
+        etag=got.etag,
+        last_modified=got.last_modified,
         entries=tuple(entries),
     )
-
-
-@contextmanager
-def _converted_errors(url: str) -> Iterator[None]:
-    """Turn httpx errors into FeedError where they enter."""
-    try:
-        yield
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise FeedError(url, _httpx_reason(exc), str(exc) or type(exc).__name__) from exc
-
-
-def _httpx_reason(exc: Exception) -> str:
-    """The FeedError reason code for an httpx exception."""
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpx.TooManyRedirects):
-        return "redirect_loop"
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        # The configured URL was checked at load time, so this is a redirect to ftp: etc.
-        return "bad_redirect"
-    if isinstance(exc, httpx.InvalidURL):
-        return "bad_url"
-    if isinstance(exc, httpx.DecodingError):
-        return "malformed"
-    if isinstance(exc, httpx.TransportError):
-        return "connection"
-    return "error"
-
-
-def _read_capped(response: httpx.Response, url: str, cap: int, deadline: float) -> bytes:
-    """Read the body, inflating gzip/deflate ourselves, failing beyond ``cap`` bytes
-    or past ``deadline`` (``time.monotonic()``)."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise FeedError(url, "too_large", f"Content-Length {declared} > {cap} bytes")
-    encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    inflater = _inflater(encoding, url)
-    out = bytearray()
-    for chunk in response.iter_raw():
-        if inflater is None:
-            out += chunk
-        else:
-            # max_length bounds each step, so a 1000:1 bomb never allocates past the cap.
-            out += inflater.decompress(chunk, cap - len(out) + 1)
-        if len(out) > cap:
-            raise FeedError(url, "too_large", f"body larger than {cap} bytes")
-        if time.monotonic() > deadline:
-            raise FeedError(url, "timeout", "the body did not arrive within the timeout")
-    if inflater is not None:
-        out += inflater.flush()
-        if len(out) > cap:
-            raise FeedError(url, "too_large", f"body larger than {cap} bytes")
-    return bytes(out)
-
-
-def _inflater(encoding: str, url: str) -> _Inflater | None:
-    """A capped decompressor for the Content-Encoding, or None for identity."""
-    if encoding in ("", "identity"):
-        return None
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        return _Inflater(url)
-    raise FeedError(url, "malformed", f"unsupported Content-Encoding {encoding!r}")
-
-
-class _Inflater:
-    """A gzip/zlib decompressor whose errors are FeedErrors."""
-
-    def __init__(self, url: str) -> None:
-        # 32 + MAX_WBITS: zlib detects a gzip or a zlib header by itself.
-        self._zlib = zlib.decompressobj(32 + zlib.MAX_WBITS)
-        self._url = url
-
-    def decompress(self, data: bytes, max_length: int) -> bytes:
-        """Inflate ``data``, producing at most ``max_length`` bytes (the caller then stops)."""
-        try:
-            return self._zlib.decompress(data, max_length)
-        except zlib.error as exc:
-            raise FeedError(self._url, "malformed", f"bad compressed body: {exc}") from exc
-
-    def flush(self) -> bytes:
-        """What is left once the input has ended."""
-        try:
-            return self._zlib.flush()
-        except zlib.error as exc:
-            raise FeedError(self._url, "malformed", f"bad compressed body: {exc}") from exc
