@@ -21,4 +21,8 @@ class CrawlSettings(BaseModel):
     retry_backoff: float = Field(default=1.0, ge=0)  # first back-off, doubled per retry
     max_page_bytes: int = Field(default=10_000_000, ge=1024)  # decompressed size cap per page
     max_feed_bytes: int = Field(default=20_000_000, ge=1024)
+    # A sitemap may hold 50 MB (uncompressed) and 50,000 URLs (sitemaps.org); the
+    # URL cap bounds one sitemap source's run however its indexes nest.
+    max_sitemap_bytes: int = Field(default=50_000_000, ge=1024)
+    max_sitemap_urls: int = Field(default=100_000, ge=1)
     max_redirects: int = Field(default=10, ge=0, le=50)
