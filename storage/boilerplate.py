@@ -52,6 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.boilerplate import BoilerplateSettings, Paragraph
+from storage.cursors import mark_changed
 from storage.database import retry_aborted, translate_errors, write_engine
 from storage.models import Base, Document
 from storage.records import StoredDocument
@@ -383,6 +384,7 @@ class BoilerplateStore:
     def _apply_once(self, changes: Sequence[TextChange], mark_known: Collection[int]) -> int:
         now = datetime.now(UTC)
         changed = 0
+        rewritten: list[int] = []
         with translate_errors(self._engine), self._writer.begin() as conn:
             for change in sorted(changes, key=lambda c: c.document_id):
                 values: dict[str, object] = {
@@ -402,6 +404,8 @@ class BoilerplateStore:
                     .values(**values)
                 )
                 changed += result.rowcount
+                if result.rowcount:
+                    rewritten.append(change.document_id)
             for chunk in chunked(sorted(set(mark_known))):
                 conn.execute(
                     update(BoilerplateParagraph)
@@ -410,6 +414,8 @@ class BoilerplateStore:
                     )
                     .values(known_at=now)
                 )
+            # Readers of the corpus get the new texts (last: see storage.cursors).
+            mark_changed(conn, ids=rewritten)
         return changed
 
     # -- helpers -----------------------------------------------------------------------

@@ -58,6 +58,7 @@ from pipeline.copies import (
     representative_key,
 )
 from pipeline.fingerprint import Fingerprint, band_keys
+from storage.cursors import mark_changed
 from storage.database import retry_aborted, translate_errors, write_engine
 from storage.errors import StorageError
 from storage.models import Base, Document
@@ -353,13 +354,37 @@ class _Assignment:
             cluster = self._place(document_id, item, old.cluster_id if old else None)
             changed.append((document_id, item, old.cluster_id if old else None))
             self._remember(document_id, item, cluster)
+        touched = sorted(c for c in {*self.sizes, *self.reps, *self.rebuild} if c > 0)
+        before = self._representatives(touched)
         real = self._write(changed, existing)
+        after = self._representatives(touched)
+        # Readers of the corpus get these documents again: a new copy cluster, or a
+        # representative flag that moved from one member to another.
+        flipped = [
+            doc
+            for c in touched
+            if before.get(c) != after.get(c)
+            for doc in (before.get(c), after.get(c))
+            if doc is not None
+        ]
+        mark_changed(self.conn, ids=[doc for doc, _, _ in changed] + flipped)
         result = {url: existing[ids[url]].cluster_id for url in latest if ids.get(url) in existing}
         for document_id, item, _ in changed:
             result[item.url] = real(self.known[document_id].cluster_id)
         return result
 
     # -- reading ------------------------------------------------------------------------
+
+    def _representatives(self, clusters: Sequence[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for chunk in chunked(clusters):
+            rows = self.conn.execute(
+                select(CopyClusterRow.id, CopyClusterRow.representative_id).where(
+                    CopyClusterRow.id.in_(chunk)
+                )
+            )
+            found.update({cluster: rep for cluster, rep in rows})
+        return found
 
     def _document_ids(self, urls: list[str]) -> dict[str, int]:
         ids: dict[str, int] = {}

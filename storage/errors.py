@@ -6,7 +6,8 @@ The hierarchy::
     ├── DatabaseError             cannot connect, or the database URL is malformed
     ├── SchemaOutOfDateError      the database is behind this code and auto_migrate is off
     ├── SchemaTooNewError         the database carries a revision this code does not know
-    └── UnknownSourceError        a write names a source that sync_sources never stored
+    ├── UnknownSourceError        a write names a source that sync_sources never stored
+    └── BadCursorError            a corpus position token that this database never gave
 
 Every message is one sentence naming the database (password masked) or the input, and
 what to do about it, so the entry point can print it without a traceback.
@@ -81,4 +82,21 @@ class UnknownSourceError(StorageError):
         super().__init__(
             f"Unknown source(s) {names}: call Store.sync_sources with the configured "
             "sources before writing documents, polls or runs for them."
+        )
+
+
+class BadCursorError(StorageError):
+    """A corpus position token (``--after``, a cursor's position) is not one we gave."""
+
+    def __init__(self, token: str, *, ahead: bool = False) -> None:
+        self.token = token
+        shown = token if len(token) <= 80 else token[:77] + "..."
+        problem = (
+            "is ahead of every change in this database (it comes from another database?)"
+            if ahead
+            else "is not a position token newsingest printed"
+        )
+        super().__init__(
+            f"The position token {shown!r} {problem}; pass the token from a previous "
+            "export's 'next:' line, or none to start from the beginning."
         )

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -130,6 +131,8 @@ class Document(Base):
             name="failed_has_reason",
         ),
         Index("ix_documents_source_id_status", "source_id", "status"),
+        # Readers of the corpus page through it in change order (storage.corpus).
+        Index("ix_documents_change_seq_id", "change_seq", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -154,6 +157,8 @@ class Document(Base):
     raw_text: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str | None] = mapped_column(String, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When a reader last had something new to see here (storage.cursors.mark_changed).
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class Run(Base):

@@ -3,7 +3,9 @@
 ``Store`` takes and returns records (``pipeline.records`` and ``storage.records``);
 ORM objects never leave it. Each public method is one transaction, and every write is
 an upsert on a natural key (source id, canonical URL), so re-running a batch or
-crashing half-way through a run never duplicates or loses a document.
+crashing half-way through a run never duplicates or loses a document. Every other URL
+a document was met under is kept as its alias (``storage.aliases``): meeting one again
+finds the document rather than making a second one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Engine, bindparam, func, or_, select, update
 
 from pipeline.records import Article, Failure
+from storage.aliases import UrlAliasRow, resolve_identities, write_aliases
 from storage.copies import with_copies
+from storage.cursors import mark_changed
 from storage.database import EngineUser, create_engine_for, retry_aborted, translate_errors
 from storage.errors import StorageError, UnknownSourceError
 from storage.migrate import ensure_schema
@@ -192,12 +196,16 @@ class Store(EngineUser):
     # -- documents -----------------------------------------------------------------------
 
     def urls_to_skip(self, urls: Iterable[str], *, max_attempts: int = 3) -> set[str]:
-        """Of ``urls``, those not worth fetching: stored ok, failed for a permanent
-        reason (``PERMANENT_REASONS``), or failed ``max_attempts`` times already."""
+        """Of ``urls``, those not worth fetching: stored ok, an alias of a stored
+        document, failed for a permanent reason (``PERMANENT_REASONS``), or failed
+        ``max_attempts`` times already."""
         wanted = list(dict.fromkeys(urls))
         skip: set[str] = set()
         with self._read() as conn:
             for chunk in chunked(wanted):
+                skip.update(
+                    conn.scalars(select(UrlAliasRow.alias).where(UrlAliasRow.alias.in_(chunk)))
+                )
                 skip.update(
                     conn.scalars(
                         select(Document.url).where(
@@ -215,31 +223,52 @@ class Store(EngineUser):
     def save_batch(self, outcomes: Sequence[Article | Failure]) -> BatchResult:
         """Store a batch of articles and failures in one transaction; return the counts.
 
-        Per canonical URL (the last outcome wins when a URL repeats in the batch):
-        a new article is *stored*; one whose content_hash differs from the stored one
-        is *updated* (first_seen_at and source kept); an identical one is *unchanged*
+        Each article is first keyed by its document (``storage.aliases``): when its
+        URL or one of its aliases is already stored, or is an alias of a stored
+        document, it belongs to that document, and its other URLs become aliases.
+        Per document (the last outcome wins when one repeats in the batch): a new
+        article is *stored*; one whose content_hash differs from the stored one is
+        *updated* (first_seen_at and source kept); an identical one is *unchanged*
         (only fetched_at and attempts move). A failure is counted under its reason and
         recorded as a failed row (attempts incremented), but never replaces a document
-        that is stored ok. Running the same batch twice stores nothing the second time.
+        that is stored ok, and a failure for an alias of an article leaves no row.
+        Running the same batch twice stores nothing the second time.
         """
-        latest = last_per_url(outcomes)
-        if not latest:
+        if not outcomes:
             return BatchResult()
         with translate_errors(self._engine):
             # Two PostgreSQL transactions inserting the same new URLs in a different
             # order can deadlock; the server aborts one. The batch is idempotent and
             # nothing of it was committed, so it is simply run again.
             result = retry_aborted(
-                lambda: self._save_once(latest), what=f"batch of {len(latest)} URLs"
+                lambda: self._save_once(outcomes), what=f"batch of {len(outcomes)} outcomes"
             )
-        logger.debug("Saved batch of %d URLs: %s", len(latest), result)
+        logger.debug("Saved batch of %d outcomes: %s", len(outcomes), result)
         return result
 
+    def identify(self, articles: Sequence[Article]) -> list[Article]:
+        """The articles keyed by the documents they belong to, one per document.
+
+        What ``save_batch`` does first, for the batch stages that run before it and
+        look documents up by ``Article.url``: each article's URL becomes its stored
+        document's (see ``storage.aliases.resolve_identities``); when two articles
+        belong to one document the later one is kept.
+        """
+        if not articles:
+            return []
+        with self._read() as conn:
+            resolved = resolve_identities(conn, articles).outcomes
+        return [o for o in last_per_url(resolved).values() if isinstance(o, Article)]
+
     def document(self, url: str) -> StoredDocument | None:
-        """The stored row for canonical ``url``, ok or failed, or None."""
+        """The stored row for ``url`` (its canonical URL or an alias), ok or failed, or None."""
         with self._read() as conn:
             query = with_copies(select(Document)).where(Document.url == url)
             row = conn.execute(query).one_or_none()
+            if row is None:
+                aliased = select(UrlAliasRow.document_id).where(UrlAliasRow.alias == url)
+                query = with_copies(select(Document)).where(Document.id.in_(aliased))
+                row = conn.execute(query).one_or_none()
         return to_document(row) if row is not None else None
 
     def documents(self, source_id: str | None = None) -> Iterator[StoredDocument]:
@@ -387,7 +416,7 @@ class Store(EngineUser):
         if missing:
             raise UnknownSourceError(missing)
 
-    def _save_once(self, latest: dict[str, Article | Failure]) -> BatchResult:
+    def _save_once(self, outcomes: Sequence[Article | Failure]) -> BatchResult:
         """One attempt at ``save_batch``, in one transaction."""
         upserts: list[dict[str, Any]] = []
         touches: list[dict[str, Any]] = []
@@ -397,7 +426,11 @@ class Store(EngineUser):
         skipped: Counter[str] = Counter()
 
         with self._writer.begin() as conn:
-            self._require_sources(conn, {o.source for o in latest.values()})
+            self._require_sources(conn, {o.source for o in outcomes})
+            resolution = resolve_identities(conn, outcomes)
+            for absorbed in resolution.absorbed:
+                (skipped if absorbed.skipped else failed)[absorbed.reason] += 1
+            latest = last_per_url(resolution.outcomes)
             known = self._known(conn, list(latest))
             for url, outcome in latest.items():
                 prior = known.get(url)
@@ -443,6 +476,13 @@ class Store(EngineUser):
                 )
             if failures:
                 conn.execute(self._failure_upsert(conn), failures)
+            write_aliases(
+                conn,
+                [o for o in resolution.outcomes if isinstance(o, Article)],
+                datetime.now(UTC),
+            )
+            # Last: it holds the change counter until the commit (storage.cursors).
+            mark_changed(conn, urls=[row["url"] for row in upserts])
 
         return BatchResult(
             stored=stored, updated=updated, unchanged=unchanged, failed=failed, skipped=skipped

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.stories import BatchPlan, Story, StoryDoc, StorySettings, Window, plan_batch
+from storage.cursors import mark_changed
 from storage.database import translate_errors, write_engine
 from storage.models import Base, Document, JSONType
 from storage.rows import chunked, insert_for
@@ -156,6 +157,8 @@ class StoryStore:
             fresh = list({d.key: d for d in docs if d.key not in known}.values())
             plan = plan_batch(fresh, _ConnIndex(conn), settings)
             ids = _write_plan(conn, plan, settings)
+            # Readers of the corpus get these documents again, now with their story.
+            mark_changed(conn, urls=plan.assignments)
         result = {d.key: known[d.key] for d in docs if d.key in known}
         result.update((key, ids.get(ref, ref)) for key, ref in plan.assignments.items())
         return result
