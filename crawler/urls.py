@@ -2,21 +2,28 @@
 
 ``canonical_url`` resolves a link against its page, percent-encodes it the way a
 browser would (w3lib), lower-cases the scheme and host, drops default ports,
-fragments and tracking parameters, and keeps every other query parameter in its
-original order and spelling: query order can matter to the server, and
-re-encoding values (``%20`` → ``+``) would make two spellings of one URL.
+fragments and tracking parameters, normalises percent-escapes (RFC 3986 6.2.2:
+upper-case hex, unreserved characters decoded), and keeps every other query
+parameter in its original order and spelling: query order can matter to the
+server, and re-encoding values (``%20`` → ``+``) would make two spellings of one URL.
+
+``same_site`` tells whether two URLs belong to one site (one registered domain, by
+the public suffix list courlan uses), which is how far a page's rel=canonical is
+trusted.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
+from courlan import extract_domain
 from w3lib.url import safe_url_string
 
 from crawler.errors import BadURLError
 
-__all__ = ["TRACKING_PARAMS", "canonical_url", "is_tracking_param"]
+__all__ = ["TRACKING_PARAMS", "canonical_url", "is_tracking_param", "same_site", "site_of"]
 
 # Exact names of click-id and analytics parameters (compared lower-cased).
 TRACKING_PARAMS: frozenset[str] = frozenset(
@@ -57,11 +64,27 @@ TRACKING_PARAMS: frozenset[str] = frozenset(
         "ito",
         "spm",
         "sr_share",
+        "icid",
+        "ncid",
+        "smid",
+        "fb_action_ids",
+        "fb_action_types",
+        "fb_ref",
+        "fb_source",
+        "__twitter_impression",
+        "ref_src",
+        "soc_src",
+        "soc_trk",
+        "rb_clickid",
+        "s_kwcid",
+        "ef_id",
     }
 )
 # Prefixes of whole families: Google (utm_), Matomo (mtm_, pk_) and Piwik PRO.
 _TRACKING_PREFIX = re.compile(r"^(?:utm_|mtm_|pk_(?:campaign|kwd|source|medium|content|cid))")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 def is_tracking_param(name: str) -> bool:
@@ -101,8 +124,8 @@ def canonical_url(url: str, base: str | None = None) -> str:
         (
             scheme,
             _netloc(parts.netloc, host, port, scheme),
-            _path(parts.path),
-            _query(parts.query),
+            _escapes(_path(parts.path)),
+            _escapes(_query(parts.query)),
             "",
         )
     )
@@ -139,3 +162,53 @@ def _query(query: str) -> str:
         if piece and not is_tracking_param(unquote_plus(piece.partition("=")[0]))
     ]
     return "&".join(kept)
+
+
+def _escapes(part: str) -> str:
+    """Upper-case percent-escapes and decode those of unreserved characters.
+
+    ``%7e``, ``%7E`` and ``~`` name the same resource (RFC 3986 6.2.2), as do
+    ``%2f`` and ``%2F``; reserved characters stay escaped, since ``%2F`` and ``/``
+    do not.
+    """
+    if "%" not in part:
+        return part
+
+    def one(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
+
+    return _ESCAPE.sub(one, part)
+
+
+def site_of(url: str) -> str | None:
+    """The site ``url`` belongs to: its registered domain (``bbc.co.uk`` for
+    ``https://www.bbc.co.uk/news``), or host and port where there is none (an IP
+    address, ``localhost``); None for a URL without a host (``file:``).
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    domain = _registered_domain(host)
+    if domain is not None:
+        return domain
+    # No public suffix: two servers on one machine are two sites.
+    return f"{host}:{port}" if port is not None else host
+
+
+@lru_cache(maxsize=4096)
+def _registered_domain(host: str) -> str | None:
+    # courlan looks the host up in the public suffix list (private suffixes too, so
+    # two github.io sites are two sites); IP addresses and single labels have none.
+    return extract_domain(f"http://{host}/")
+
+
+def same_site(first: str, second: str) -> bool:
+    """Whether two URLs belong to one site (``www.``, ``m.``, ``amp.`` variants do)."""
+    site = site_of(first)
+    return site is not None and site == site_of(second)

@@ -1,10 +1,18 @@
-"""Extract an article's main text and metadata from a fetched page with trafilatura."""
+"""Extract an article's main text and metadata from a fetched page with trafilatura.
+
+Plain-text pages (local ``.txt`` files) skip trafilatura: their text is the article,
+cleaned by the same rules. Every article is keyed by its canonical URL: the page's
+rel=canonical or og:url where it is trusted (``trusted_canonical``), else the URL
+that was asked for; the other URLs it was met under become its aliases.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
@@ -13,10 +21,12 @@ from lxml.html import HtmlElement
 from readability import Document as ReadabilityDocument
 from readability.readability import Unparseable
 
+from crawler.errors import BadURLError
 from crawler.records import FeedEntry, FetchedPage
+from crawler.urls import canonical_url, same_site
 from pipeline.clean import clean_text
-from pipeline.cleanrules import menu_fragment
-from pipeline.metadata import PageMetadata, page_metadata
+from pipeline.cleanrules import is_sentence, menu_fragment, words
+from pipeline.metadata import PageMetadata, declared_urls, page_metadata
 from pipeline.records import Article, Failure
 from pipeline.settings import PipelineSettings
 from pipeline.text import content_hash, normalise_text
@@ -30,13 +40,17 @@ def extract_article(page: FetchedPage, settings: PipelineSettings) -> Article | 
     Title, authors and date come from the page and fall back to the feed entry's,
     then to the bylines the cleaner removed from the body. The text is cleaned
     (``pipeline.clean``); the extraction before cleaning is kept as ``raw_text``.
+    A ``text/plain`` page is taken as the article's text itself (``extract_text_article``).
     """
+    if is_plain_text(page):
+        return extract_text_article(page, settings)
     html = decode_body(page.body, page.encoding)
     tree = trafilatura.load_html(html)
     if tree is None:
         return _failure(page, "unparsable_html", "the body is not parsable HTML")
     # Metadata first: text extraction prunes the tree it is given.
     found = page_metadata(tree, page.final_url)
+    url, aliases = page_identity(page, declared_urls(tree, page.final_url))
     try:
         raw = extract_main_text(tree, html, page.final_url, settings)
     except ExtractionError as exc:
@@ -51,7 +65,7 @@ def extract_article(page: FetchedPage, settings: PipelineSettings) -> Article | 
             f"{len(text)} characters of main text (< {settings.min_text_chars})",
         )
     return Article(
-        url=page.url,
+        url=url,
         final_url=page.final_url,
         source=page.source,
         title=meta.title or "",
@@ -62,7 +76,97 @@ def extract_article(page: FetchedPage, settings: PipelineSettings) -> Article | 
         text=text,
         raw_text=raw,
         content_hash=content_hash(text),
+        aliases=aliases,
     )
+
+
+def is_plain_text(page: FetchedPage) -> bool:
+    """Whether the page is plain text (its content type says ``text/plain``)."""
+    kind = page.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return kind == "text/plain"
+
+
+# A first line this short that does not end like a sentence is a plain-text
+# article's headline, the way a title heads a text file.
+_TITLE_WORDS = range(3, 21)
+
+
+def extract_text_article(page: FetchedPage, settings: PipelineSettings) -> Article | Failure:
+    """Turn a plain-text page (one article, like the seeds) into an Article.
+
+    The whole text is the raw extraction, cleaned by the same rules as a web page's.
+    The title is a short first line that is not a sentence, else the headline the
+    cleaner found repeated near the start, else empty; there is no date or language.
+    """
+    raw = normalise_text(decode_body(page.body, page.encoding))
+    paragraphs = raw.split("\n")
+    first = paragraphs[0]
+    title = (
+        first
+        if len(paragraphs) > 1 and words(first) in _TITLE_WORDS and not is_sentence(first)
+        else None
+    )
+    cleaning = clean_text(raw, title=title)
+    if title is None:
+        title = next((r.paragraph for r in cleaning.removed if r.rule == "headline"), None)
+    text = cleaning.text
+    if len(text) < settings.min_text_chars:
+        return _failure(
+            page,
+            "no_main_text",
+            f"{len(text)} characters of text (< {settings.min_text_chars})",
+        )
+    url, aliases = page_identity(page, ())
+    return Article(
+        url=url,
+        final_url=page.final_url,
+        source=page.source,
+        title=title or "",
+        authors=cleaning.authors,
+        published_at=page.hint.published_at if page.hint else None,
+        fetched_at=page.fetched_at,
+        language=page.hint.language if page.hint else None,
+        text=text,
+        raw_text=raw,
+        content_hash=content_hash(text),
+        aliases=aliases,
+    )
+
+
+def page_identity(page: FetchedPage, declared: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """The article's URL and the other URLs it was met under (its aliases).
+
+    The URL is the first declared URL (rel=canonical, og:url) that is trusted for
+    this page, else the URL that was asked for; the asked-for URL and the one the
+    fetch ended on are aliases whenever they differ from it.
+    """
+    url = next((d for d in declared if trusted_canonical(d, page.final_url)), page.url)
+    met = (_spelling(page.url), _spelling(page.final_url))
+    return url, tuple(u for u in dict.fromkeys(met) if u != url)
+
+
+def trusted_canonical(declared: str, page_url: str) -> bool:
+    """Whether a page at ``page_url`` may name ``declared`` as its canonical URL.
+
+    Only within one site (``crawler.urls.same_site``: one registered domain, so
+    ``www.``, ``m.`` and ``amp.`` variants fold together). A syndication partner's
+    copy often points at the original publisher; following that would fold the copy
+    into the original's document and hide it from the copy clusters. A local file
+    has no site: the URL it declares is the only web identity it has. A site's
+    home page as the canonical of a deeper page is a template bug, not an identity.
+    """
+    target, page = urlsplit(declared), urlsplit(page_url)
+    if target.path == "/" and not target.query and page.path not in ("", "/"):
+        return False
+    return page.scheme == "file" or same_site(declared, page_url)
+
+
+def _spelling(url: str) -> str:
+    """``url`` in canonical form; a URL that is not http(s) (a local file) as it is."""
+    try:
+        return canonical_url(url)
+    except BadURLError:
+        return url
 
 
 class ExtractionError(Exception):

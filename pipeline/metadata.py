@@ -1,4 +1,4 @@
-"""Article metadata from the page: title, authors, publish date, language.
+"""Article metadata from the page: title, authors, publish date, language, canonical URL.
 
 Built from trafilatura's own metadata steps, but only the ones an article record
 needs: ``extract_metadata`` also derives categories, tags, licence and site name,
@@ -16,6 +16,9 @@ from typing import Any
 from htmldate import find_date
 from lxml.html import HtmlElement
 from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_title
+
+from crawler.errors import BadURLError
+from crawler.urls import canonical_url
 
 # Ask htmldate for a full timestamp where the page has one.
 DATE_OPTIONS: dict[str, Any] = {
@@ -60,6 +63,29 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
         published_at=parse_datetime(date),
         language=page_language(tree),
     )
+
+
+def declared_urls(tree: HtmlElement, base: str) -> list[str]:
+    """The URLs the page names as its own, canonicalised: rel=canonical, then og:url.
+
+    Relative values are resolved against ``base`` (where the page was fetched); values
+    that are not http(s) URLs are left out. Whether to trust them is the caller's call.
+    """
+    values = [
+        str(link.get("href") or "")
+        for link in tree.iter("link")
+        if "canonical" in str(link.get("rel") or "").lower().split()
+    ]
+    values += tree.xpath('//meta[@property="og:url" or @name="og:url"]/@content')
+    found: list[str] = []
+    for value in values:
+        try:
+            url = canonical_url(str(value), base)
+        except BadURLError:
+            continue
+        if url not in found:
+            found.append(url)
+    return found
 
 
 def page_language(tree: HtmlElement) -> str | None:

@@ -13,7 +13,7 @@ from crawler.records import SKIP_REASONS
 class Article:
     """One canonical URL's extracted and cleaned article."""
 
-    url: str  # canonical (rel=canonical honoured where given)
+    url: str  # canonical: the page's rel=canonical / og:url within its site, else as asked
     final_url: str  # where the fetch ended, after redirects
     source: str  # the configured source's id
     title: str
@@ -24,6 +24,10 @@ class Article:
     text: str  # cleaned body text, paragraphs separated by "\n"
     raw_text: str  # the extraction before cleaning, kept so cleaning can be re-run
     content_hash: str  # sha256 of the normalised text
+    # The other URLs this article was met under (the URL asked for, the one a redirect
+    # ended on), canonicalised; storage keeps them so a variant never makes a second
+    # document.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
