@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from crawler.errors import FeedError
+from crawler.errors import FeedError, SitemapError
 from crawler.feeds import poll_feed
 from crawler.fetch import fetch_pages
 from crawler.records import FeedEntry, FetchedPage, FetchFailure, FetchResult, PageRequest
-from crawler.sources import SourceConfig
+from crawler.sitemaps import SitemapFilter, poll_sitemaps
+from crawler.sources import SourceConfig, parse_interval
 from crawler.urllist import BadLine, read_url_list
 from newsingest.config import Settings
 from pipeline.records import Article, Failure, Outcome
@@ -174,6 +175,8 @@ class Ingestor:
     def _entries(self, source: SourceConfig, report: RunReport) -> list[FeedEntry]:
         if source.kind == "feed":
             return self._poll(source, report)
+        if source.kind == "sitemap":
+            return self._poll_sitemap(source, report)
         assert source.path is not None  # the config validator guarantees it
         entries: list[FeedEntry] = []
         for item in read_url_list(source.path):
@@ -224,6 +227,56 @@ class Ingestor:
             source.id,
             poll.status,
             len(poll.entries),
+        )
+        return list(poll.entries)
+
+    def _poll_sitemap(self, source: SourceConfig, report: RunReport) -> list[FeedEntry]:
+        """Read a sitemap source; a failure is the source's own, as for a broken feed."""
+        assert source.url is not None
+        state = self.store.fetch_state(source.id)
+        keep = SitemapFilter.of(
+            allow=source.allow,
+            deny=source.deny,
+            max_age=parse_interval(source.max_age) if source.max_age else None,
+            lastmod_after=source.lastmod_after,
+        )
+        try:
+            poll = poll_sitemaps(
+                source.id,
+                source.url,
+                settings=self.settings.crawl,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                keep=keep,
+            )
+        except SitemapError as exc:
+            logger.warning("sitemap %s (%s) failed: %s", source.url, source.id, exc)
+            self.store.record_poll(source.id, at=utcnow(), status=None, error=str(exc))
+            report.counts.failed[f"sitemap_{exc.reason}"] += 1
+            report.status, report.error = "failed", str(exc)
+            return []
+        # Entries left for a later run (caps) must not hide behind a 304 next time.
+        more_left = "sitemap_url_cap" in poll.skipped or (
+            source.max_articles is not None and len(poll.entries) > source.max_articles
+        )
+        self.store.record_poll(
+            source.id,
+            at=utcnow(),
+            status=poll.status,
+            etag=None if more_left else poll.etag,
+            last_modified=None if more_left else poll.last_modified,
+        )
+        for error in poll.errors:  # sitemaps of an index that failed; the rest was read
+            report.counts.failed[f"sitemap_{error.reason}"] += 1
+        report.counts.skipped.update(poll.skipped)
+        logger.debug(
+            "sitemap %s (%s): status %d, %d files, %d entries, %d filtered out",
+            source.url,
+            source.id,
+            poll.status,
+            poll.sitemaps_read,
+            len(poll.entries),
+            poll.filtered,
         )
         return list(poll.entries)
 
