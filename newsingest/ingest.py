@@ -25,6 +25,7 @@ from crawler.sitemaps import SitemapFilter, poll_sitemaps
 from crawler.sources import SourceConfig, parse_interval
 from crawler.urllist import BadLine, read_url_list
 from newsingest.config import Settings
+from newsingest.importer import archive_results
 from pipeline.records import Article, Failure, Outcome
 from pipeline.workers import ExtractionPool
 from storage.records import RunCounts
@@ -195,6 +196,15 @@ class Ingestor:
 
     def _pages(self, source: SourceConfig, report: RunReport) -> Iterator[FetchResult]:
         """Pages of a source that is not a list of URLs: a site crawl or local files."""
+        if source.kind == "files":
+            assert source.path is not None  # the config validator guarantees it
+            return archive_results(
+                [source.path],
+                source.id,
+                self.store,
+                report.counts,
+                max_bytes=self.settings.crawl.max_page_bytes,
+            )
         raise NotImplementedError(f"source kind {source.kind!r}")
 
     def _poll(self, source: SourceConfig, report: RunReport) -> list[FeedEntry]:
@@ -345,7 +355,9 @@ class Ingestor:
                 writer.shutdown(wait=True)
 
     def _save(self, batch: list[Outcome], reports: dict[str, RunReport]) -> None:
-        articles = [o for o in batch if isinstance(o, Article)]
+        # Keyed by their stored documents first (aliases, rel=canonical): the stages
+        # look documents up by Article.url.
+        articles = self.store.identify([o for o in batch if isinstance(o, Article)])
         for stage in self.stages:
             articles = stage.before_save(articles)
         by_source: dict[str, list[Outcome]] = defaultdict(list)
