@@ -29,10 +29,10 @@ from storage.cursors import ExportCursorRow, last_change_number
 from storage.database import EngineUser, create_engine_for
 from storage.errors import BadCursorError
 from storage.migrate import ensure_schema
-from storage.models import Document
+from storage.models import Document, Source
 from storage.rows import insert_for
 from storage.settings import DatabaseSettings
-from storage.stories import StoryMemberRow
+from storage.stories import StoryMemberRow, StoryRow
 
 TOKEN_VERSION = 1
 # A select of many columns, whatever they are.
@@ -255,6 +255,16 @@ class Corpus(EngineUser):
                     set_={"position": stmt.excluded.position, "updated_at": now},
                 )
             )
+
+    def sources(self) -> tuple[str, ...]:
+        """The ids of the sources this database knows, sorted."""
+        with self._read() as conn:
+            return tuple(conn.scalars(select(Source.id).order_by(Source.id)))
+
+    def story_exists(self, story_id: int) -> bool:
+        """Whether this database has a story with this id."""
+        with self._read() as conn:
+            return conn.scalar(select(StoryRow.id).where(StoryRow.id == story_id)) is not None
 
     def cursors(self) -> dict[str, str | None]:
         """Every named cursor and its position."""

@@ -92,9 +92,9 @@ class BadCursorError(StorageError):
         self.token = token
         shown = token if len(token) <= 80 else token[:77] + "..."
         problem = (
-            "is ahead of every change in this database (it comes from another database?)"
+            "is ahead of every change in this database (is it from another database?)"
             if ahead
-            else "is not a position token newsingest printed"
+            else "is not one that newsingest printed"
         )
         super().__init__(
             f"The position token {shown!r} {problem}; pass the token from a previous "

@@ -188,7 +188,7 @@ def test_a_filtered_read_moves_past_what_the_filter_left_out(store: Store, corpu
 
 def test_bad_tokens_name_themselves(store: Store, corpus: Corpus) -> None:
     for token in ("not-a-token", "eyJ2Ijo5fQ", ""):
-        with pytest.raises(BadCursorError, match=f"'{token}' is not a position token"):
+        with pytest.raises(BadCursorError, match=f"'{token}' is not one that newsingest printed"):
             corpus.documents(after=token)
     store.save_batch([article("http://a.test/1")])
     [document] = list(corpus.documents())
