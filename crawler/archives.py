@@ -19,13 +19,14 @@ its WARC-Target-URI, canonicalised like any discovered URL.
 
 from __future__ import annotations
 
+import gzip
 import os
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from w3lib.encoding import html_to_unicode, read_bom
 from warcio.archiveiterator import ArchiveIterator
@@ -172,8 +173,73 @@ def text_encoding(body: bytes) -> str:
     return "utf-8"
 
 
-# Errors warcio, gzip and the file system raise on a damaged archive.
-_DAMAGE = (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError)
+# Errors warcio, gzip and the file system raise on a damaged archive. warcio's
+# header parser also trips over a header cut in the middle (a missing
+# WARC-Target-URI ends in an AttributeError on None, a short status line in an
+# IndexError): in a file that began as a WARC, that is damage too.
+_DAMAGE = (
+    ArchiveLoadFailed,
+    OSError,
+    EOFError,
+    zlib.error,
+    ValueError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    TypeError,
+)
+# How a WARC file and an ARC file begin (after gunzip).
+_MAGIC = (b"WARC/", b"filedesc://")
+
+
+class _ArchiveIterator(ArchiveIterator):  # type: ignore[misc]
+    """warcio's reader, made to notice a file cut short.
+
+    warcio ends quietly where a truncated file ends, and the last record comes out
+    shorter than its Content-Length says; here that raises ``ArchiveLoadFailed``, as
+    does a gzip member without its end. warcio's own warning on stderr about a record
+    not followed by a blank line is silenced: the damage is reported as an
+    ``ArchiveError`` naming the file.
+    """
+
+    INC_RECORD = ""
+
+    def read_to_end(self, record: Any = None) -> Any:
+        current = self.record
+        if current is not None and not self.member_info:
+            while current.raw_stream.read(65536):
+                pass
+            if getattr(current.raw_stream, "limit", 0) > 0:
+                raise ArchiveLoadFailed("a record ends before its Content-Length: cut short")
+        return super().read_to_end(record)
+
+    def close(self) -> None:
+        decompressor = self.reader.decompressor if self.reader is not None else None
+        cut = decompressor is not None and not getattr(decompressor, "eof", True)
+        super().close()
+        if cut:
+            raise ArchiveLoadFailed("the last gzip member has no end: cut short")
+
+
+def _starts_like_an_archive(stream: IO[bytes]) -> bool:
+    """Whether the (possibly gzipped) file begins with a WARC or ARC header.
+
+    warcio reads almost any text as ARC records, so a file that is not an archive
+    at all must be told apart before it is given to warcio.
+    """
+    head = stream.read(2)
+    stream.seek(0)
+    try:
+        if head == b"\x1f\x8b":
+            with gzip.GzipFile(fileobj=stream) as unzipped:
+                head = unzipped.read(16)
+        else:
+            head = stream.read(16)
+    except (OSError, EOFError, zlib.error):
+        return False
+    finally:
+        stream.seek(0)
+    return head.startswith(_MAGIC)
 
 
 def _warc_pages(path: Path, source: str, max_bytes: int) -> Iterator[ArchiveItem]:
@@ -187,18 +253,27 @@ def _warc_pages(path: Path, source: str, max_bytes: int) -> Iterator[ArchiveItem
         return
     records = 0
     with stream:
+        if not _starts_like_an_archive(stream):
+            yield ArchiveError(
+                path=path,
+                reason="bad_archive",
+                detail="not a WARC or ARC file (it does not begin with a WARC/1.x header)",
+            )
+            return
         try:
-            for record in ArchiveIterator(stream, arc2warc=True):
+            for record in _ArchiveIterator(stream, arc2warc=True):
                 item = _warc_item(record, path, source, max_bytes)
                 if item is not None:
                     records += 1
                     yield item
         except _DAMAGE as exc:
             where = f"after {records} records" if records else "at its start"
+            # warcio's messages run over several lines; the report wants one.
+            why = " ".join(str(exc).split())[:300]
             yield ArchiveError(
                 path=path,
                 reason="bad_archive",
-                detail=f"not a readable WARC file {where} ({type(exc).__name__}: {exc})",
+                detail=f"damaged {where}, the rest of it is skipped ({type(exc).__name__}: {why})",
             )
 
 
