@@ -24,6 +24,9 @@ from crawler.urls import canonical_url, is_tracking_param
         ("https://bücher.de/straße", None, "https://xn--bcher-kva.de/stra%C3%9Fe"),
         ("http://[::1]:8080/a", None, "http://[::1]:8080/a"),
         ("http://example.com./a", None, "http://example.com/a"),
+        # RFC 3986 6.2.2: escapes in upper case, unreserved characters unescaped.
+        ("http://ex.com/%7euser/a%2fb?q=%e2%82%ac", None, "http://ex.com/~user/a%2Fb?q=%E2%82%AC"),
+        ("http://ex.com/%41%2D%5F", None, "http://ex.com/A-_"),
     ],
 )
 def test_canonical_forms(url: str, base: str | None, expected: str) -> None:
@@ -45,6 +48,8 @@ def test_only_tracking_parameters_leaves_no_query() -> None:
 def test_tracking_param_names() -> None:
     assert is_tracking_param("utm_content")
     assert is_tracking_param("FBCLID")
+    assert is_tracking_param("fb_action_ids")
+    assert is_tracking_param("icid")
     assert not is_tracking_param("id")
     assert not is_tracking_param("page")
     assert not is_tracking_param("source_id")
