@@ -15,15 +15,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from crawler.outcomes import crashed
 from crawler.records import FetchResult, PageRequest
 from crawler.settings import CrawlSettings
 from crawler.spider import Message, run_crawl
 
-__all__ = ["default_idle_timeout", "fetch_pages"]
+__all__ = ["CrawlerChild", "default_idle_timeout", "fetch_pages"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def fetch_pages(
     if not jobs:
         return
     limit = idle_timeout if idle_timeout is not None else default_idle_timeout(settings)
-    child = _CrawlerChild(jobs, settings)
+    child = CrawlerChild(run_crawl, (jobs, settings), what=f"{len(jobs)} URLs")
     pending = set(range(len(jobs)))
     try:
         for index, record in child.results(limit):
@@ -92,15 +93,28 @@ def fetch_pages(
         child.reap(graceful=not pending)
 
 
-class _CrawlerChild:
-    """The crawler child process and the read end of its result pipe."""
+class CrawlerChild:
+    """A crawler child process running ``target(*args, conn)``, and our end of its pipe.
 
-    def __init__(self, jobs: list[PageRequest], settings: CrawlSettings) -> None:
+    With ``answer``, the pipe is duplex and the child may ask questions: each
+    ``("ask", query_id, urls)`` it sends is answered, while results are read, with
+    ``("known", query_id, answer(urls))``.
+    """
+
+    def __init__(
+        self,
+        target: Callable[..., None],
+        args: tuple[Any, ...],
+        *,
+        what: str,
+        answer: Callable[[list[str]], Collection[str]] | None = None,
+    ) -> None:
         context = multiprocessing.get_context("spawn")
-        self._conn, sender = context.Pipe(duplex=False)
+        self._conn, sender = context.Pipe(duplex=answer is not None)
+        self._answer = answer
         self._process: BaseProcess = context.Process(
-            target=run_crawl,
-            args=(jobs, settings, sender),
+            target=target,
+            args=(*args, sender),
             name="newsingest-crawler",
             daemon=True,
         )
@@ -110,7 +124,12 @@ class _CrawlerChild:
         self.pid = self._process.pid
         self._ending = "running"  # running, done, crashed, hung or died
         self._note = ""
-        logger.debug("crawler child %s started for %d URLs", self.pid, len(jobs))
+        logger.debug("crawler child %s started for %s", self.pid, what)
+
+    @property
+    def ending(self) -> str:
+        """How the child ended: running, done, crashed, hung or died."""
+        return self._ending
 
     def results(self, limit: float) -> Iterator[tuple[int, FetchResult]]:
         """Yield (index, record) as they come, until the child ends, dies or hangs.
@@ -120,7 +139,13 @@ class _CrawlerChild:
         """
         while (message := self._next_message(time.monotonic() + limit)) is not None:
             if message[0] == "result" and len(message) == 3:
-                yield message[1], message[2]
+                yield message[1], message[2]  # type: ignore[misc]  # a FetchResult
+            elif message[0] == "ask" and len(message) == 3 and self._answer is not None:
+                urls: list[str] = message[2]  # type: ignore[assignment]
+                try:
+                    self._conn.send(("known", message[1], sorted(self._answer(urls))))
+                except OSError:  # BrokenPipeError: the child died; the next read sees it
+                    continue
             elif len(message) == 2:  # ("done" | "crashed", note): the last word
                 self._ending, self._note = message[0], message[1]
                 return

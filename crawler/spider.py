@@ -5,6 +5,8 @@ Everything here runs inside the crawler child process started by
 ``("result", index, record)`` messages, then one ``("done", "")`` or
 ``("crashed", traceback)``. A sender thread owns the pipe, so a parent that is busy
 extracting pages never blocks the reactor (and with it every download in flight).
+:func:`run_spider` runs any spider that way: the list spider here, or the site
+spider of :mod:`crawler.sitecrawl`, which may also ask the parent questions.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import scrapy
 from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response, TextResponse
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler.middlewares import BACKOFF_SETTING
@@ -33,11 +36,21 @@ from crawler.outcomes import (
 from crawler.records import FetchFailure, FetchResult, PageRequest
 from crawler.settings import CrawlSettings
 
-__all__ = ["ArticleSpider", "Message", "run_crawl", "scrapy_settings"]
+__all__ = [
+    "ArticleSpider",
+    "Emit",
+    "Message",
+    "ParentQueries",
+    "run_crawl",
+    "run_spider",
+    "scrapy_settings",
+]
 
 logger = logging.getLogger(__name__)
 
-Message = tuple[str, int, FetchResult] | tuple[str, str]
+# ("result", index, record), ("ask", query id, URLs), or the last word ("done" |
+# "crashed", note); the parent answers an ask with ("known", query id, URLs).
+Message = tuple[str, int, FetchResult] | tuple[str, int, list[str]] | tuple[str, str]
 Emit = Callable[[int, FetchResult], None]
 
 _INDEX = "newsingest_index"  # request meta key; survives retries and redirects
@@ -154,6 +167,23 @@ class ArticleSpider(scrapy.Spider):
 
 def run_crawl(jobs: Sequence[PageRequest], settings: CrawlSettings, conn: Connection) -> None:
     """The crawler child's main: crawl ``jobs`` and send each result down ``conn``."""
+    run_spider(conn, scrapy_settings(settings), ArticleSpider, {"jobs": jobs})
+
+
+def run_spider(
+    conn: Connection,
+    settings: dict[str, Any],
+    spider: type[scrapy.Spider],
+    kwargs: dict[str, Any],
+    *,
+    asks: bool = False,
+) -> None:
+    """Run one ``spider`` in this (child) process, sending its messages down ``conn``.
+
+    The spider gets ``emit(index, record)`` besides ``kwargs``; with ``asks`` it
+    also gets ``ask(urls)``, which asks the parent which of ``urls`` it already has
+    (see :class:`ParentQueries`).
+    """
     # Ctrl-C in a terminal signals the whole process group; the parent decides when
     # to stop (it closes the generator, which terminates us), so the page in flight
     # is not lost to a KeyboardInterrupt here.
@@ -162,11 +192,15 @@ def run_crawl(jobs: Sequence[PageRequest], settings: CrawlSettings, conn: Connec
     sender = threading.Thread(target=_send_all, args=(outbox, conn), name="result-sender")
     sender.start()
     try:
-        process = CrawlerProcess(scrapy_settings(settings))
+        process = CrawlerProcess(settings)
+        extra: dict[str, Any] = {}
+        if asks:
+            extra["ask"] = ParentQueries(conn, outbox).ask
         process.crawl(
-            ArticleSpider,
-            jobs=jobs,
+            spider,
             emit=lambda index, record: outbox.put(("result", index, record)),
+            **kwargs,
+            **extra,
         )
         # No signal handlers: the parent stops us with SIGTERM and means it at once.
         process.start(install_signal_handlers=False)
@@ -178,6 +212,51 @@ def run_crawl(jobs: Sequence[PageRequest], settings: CrawlSettings, conn: Connec
         outbox.put(None)
         sender.join()
         conn.close()
+
+
+class ParentQueries:
+    """Questions from the spider to the parent over the (duplex) result pipe.
+
+    ``ask(urls)`` sends ``("ask", query_id, urls)`` and returns a Deferred that fires
+    with the set the parent answers in ``("known", query_id, urls)``. A reader
+    thread waits for the answers, so the reactor never blocks on the pipe; it hands
+    each answer to the reactor thread with ``callFromThread``.
+    """
+
+    def __init__(self, conn: Connection, outbox: queue.SimpleQueue[Message | None]) -> None:
+        self._outbox = outbox
+        self._waiting: dict[int, Deferred[set[str]]] = {}
+        self._next_id = 0
+        reader = threading.Thread(target=self._read, args=(conn,), name="answer-reader")
+        reader.daemon = True  # blocked in recv() until the parent closes the pipe
+        reader.start()
+
+    def ask(self, urls: list[str]) -> Deferred[set[str]]:
+        """Which of ``urls`` the parent already has (called in the reactor thread)."""
+        self._next_id += 1
+        answer: Deferred[set[str]] = Deferred()
+        self._waiting[self._next_id] = answer
+        self._outbox.put(("ask", self._next_id, urls))
+        return answer
+
+    def _read(self, conn: Connection) -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return  # the parent is gone; it terminates us next
+            if isinstance(message, tuple) and len(message) == 3 and message[0] == "known":
+                # Imported here: CrawlerProcess installs its reactor when the crawl
+                # starts, and an import before that would install the default one.
+                # An answer only comes once a question was asked from the reactor.
+                from twisted.internet import reactor
+
+                reactor.callFromThread(self._answer, message[1], set(message[2]))
+
+    def _answer(self, query_id: int, known: set[str]) -> None:
+        waiting = self._waiting.pop(query_id, None)
+        if waiting is not None:
+            waiting.callback(known)
 
 
 def _send_all(outbox: queue.SimpleQueue[Message | None], conn: Connection) -> None:

@@ -26,6 +26,7 @@ from crawler.sources import SourceConfig, parse_interval
 from crawler.urllist import BadLine, read_url_list
 from newsingest.config import Settings
 from newsingest.importer import archive_results
+from newsingest.sites import site_results
 from pipeline.records import Article, Failure, Outcome
 from pipeline.workers import ExtractionPool
 from storage.records import RunCounts
@@ -205,6 +206,8 @@ class Ingestor:
                 report.counts,
                 max_bytes=self.settings.crawl.max_page_bytes,
             )
+        if source.kind == "site":
+            return site_results(source, self.settings.crawl, self.store, report.counts)
         raise NotImplementedError(f"source kind {source.kind!r}")
 
     def _poll(self, source: SourceConfig, report: RunReport) -> list[FeedEntry]:

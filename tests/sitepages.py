@@ -283,3 +283,60 @@ def search_page(query: str, links: Sequence[tuple[str, str]]) -> bytes:
         f"<!DOCTYPE html><html>{_head(f'Search: {query}')}<body>{header}"
         f"<p>{len(links)} results for “{query}”</p><ol>{results}</ol>{footer}</body></html>"
     ).encode()
+
+
+# -- a whole small site ----------------------------------------------------------------
+
+# Article paths of the site served by add_news_site, by the depth they are first met at
+# when the crawl starts from "/" (home = depth 0).
+HOME_ARTICLES = ("/2024/10/21/bridge-vote-ends-debate", "/2024/10/21/ferry-service-planned")
+SECTION_ARTICLES = ("/2024/10/20/shops-ask-for-help", "/2024/10/19/budget-raised-again")
+TAG_ARTICLES = ("/2024/10/18/old-span-repair-rejected",)
+RELATED_ARTICLES = ("/2024/10/17/traffic-lights-retimed",)  # linked from a home article
+DEEP_ARTICLES = ("/2024/09/30/first-plans-drawn", "/2024/09/29/council-meeting-applause")
+PRIVATE_ARTICLE = "/private/2024/10/21/draft-story"
+INDEX_PATHS = ("/", "/world/", "/tag/bridges", "/archive/")
+NAV_PATHS = ("/politics/", "/business/", "/sport/", "/culture/", "/opinion/")
+THIN_PATHS = ("/about", "/privacy", "/terms", "/contact")
+
+
+def _title(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1].replace("-", " ").capitalize()
+
+
+def _links(paths: Sequence[str]) -> list[tuple[str, str]]:
+    return [(path, _title(path)) for path in paths]
+
+
+def news_site_routes(offsite_url: str) -> dict[str, bytes]:
+    """A small news site, path -> HTML: a home page, sections, a tag page, an archive,
+    articles, a link to another site (``offsite_url``) and one robots.txt forbids.
+
+    From "/": depth 1 holds the nav sections, the tag page and the home articles;
+    depth 2 the section, tag and related articles and the archive; depth 3 the deep
+    articles, which only the archive and a section article link to.
+    """
+    home_links = [
+        *_links(HOME_ARTICLES),
+        (PRIVATE_ARTICLE, "A draft nobody should see"),
+        (offsite_url, "A story on another site"),
+    ]
+    pages: dict[str, bytes] = {
+        "/": home_page(home_links),
+        "/world/": card_index_page(
+            "World", _links([*SECTION_ARTICLES, *HOME_ARTICLES, *RELATED_ARTICLES])
+        ),
+        "/tag/bridges": tag_page("Bridges", _links([*TAG_ARTICLES, HOME_ARTICLES[0]])),
+        "/archive/": list_index_page("Archive", _links(DEEP_ARTICLES)),
+        PRIVATE_ARTICLE: article_page("Draft story"),
+    }
+    for path in NAV_PATHS:
+        pages[path] = list_index_page(_title(path), [("/archive/", "Archive")])
+    for path in THIN_PATHS:
+        pages[path] = b"<html><body><h1>About us</h1><p>Contact the desk.</p></body></html>"
+    related = {HOME_ARTICLES[0]: RELATED_ARTICLES, SECTION_ARTICLES[0]: DEEP_ARTICLES[:1]}
+    for path in (*HOME_ARTICLES, *SECTION_ARTICLES, *TAG_ARTICLES, *RELATED_ARTICLES):
+        pages[path] = article_page(_title(path), links=_links(related.get(path, ())))
+    for path in DEEP_ARTICLES:
+        pages[path] = article_page(_title(path))
+    return pages
