@@ -90,8 +90,14 @@ class BrowseStore(EngineUser):
 
     def story(self, story_id: int) -> StoryView | None:
         """One story with all its member documents, or None if there is no such story."""
+        # The newest story up to and including this id: this one, if it exists.
         found = self.stories(limit=1, before=story_id + 1, min_members=0)
         return found[0] if found and found[0].id == story_id else None
+
+    def has_story(self, story_id: int) -> bool:
+        """Whether there is a story with this id."""
+        with self._read() as conn:
+            return conn.scalar(select(StoryRow.id).where(StoryRow.id == story_id)) is not None
 
     def source_ids(self) -> list[str]:
         """The ids of every source the database knows, sorted."""

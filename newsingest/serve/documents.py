@@ -57,7 +57,7 @@ def list_documents(
     sources = tuple(source or ())
     if sources:
         check_sources(backend, list(sources))
-    if story is not None and backend.browse.story(story) is None:
+    if story is not None and not backend.browse.has_story(story):
         raise HTTPException(status_code=400, detail=f"There is no story with id {story}.")
     filters = CorpusFilter(
         since=_utc(since),
