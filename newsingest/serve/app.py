@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _add_page(app: FastAPI, guard: list[DependsParam]) -> None:
     @app.get("/", response_class=HTMLResponse, dependencies=guard, include_in_schema=False)
-    def status_page(backend: Backend = Depends(get_backend)) -> HTMLResponse:  # noqa: B008
+    def status_page(backend: Annotated[Backend, Depends(get_backend)]) -> HTMLResponse:
         """The HTML status page for people."""
         html = render_status_page(
             statuses=api.statuses(backend),
@@ -90,7 +90,7 @@ def _add_page(app: FastAPI, guard: list[DependsParam]) -> None:
 
 def _add_health(app: FastAPI) -> None:
     @app.get("/healthz", response_model=HealthOut, responses={503: {"model": ErrorOut}})
-    def healthz(backend: Backend = Depends(get_backend)) -> HealthOut:  # noqa: B008
+    def healthz(backend: Annotated[Backend, Depends(get_backend)]) -> HealthOut:
         """Whether the server and its database answer (for load balancers and probes)."""
         backend.browse.source_ids()  # a DatabaseError becomes a 503
         return HealthOut(status="ok")

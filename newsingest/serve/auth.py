@@ -13,6 +13,7 @@ import base64
 import binascii
 import secrets
 from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -37,7 +38,7 @@ def api_guard(token: SecretStr) -> Callable[[HTTPAuthorizationCredentials | None
     """A dependency that lets a request through only with ``Authorization: Bearer <token>``."""
 
     def require_token(
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),  # noqa: B008
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> None:
         if credentials is None:
             raise HTTPException(
