@@ -43,8 +43,8 @@ class SitemapError(CrawlerError):
     """A sitemap (or the robots.txt that should list sitemaps) could not be read.
 
     Reason codes: those of :class:`FeedError`, and ``no_sitemap`` (robots.txt lists
-    none and ``/sitemap.xml`` is missing), ``too_deep`` (sitemap indexes nested past
-    the limit), ``too_many`` (more sitemap files than one run reads).
+    none and ``/sitemap.xml`` is missing) and ``too_deep`` (sitemap indexes nested
+    past the limit).
     """
 
     def __init__(self, url: str, reason: str, detail: str = "") -> None:

@@ -44,6 +44,7 @@ from crawler.settings import CrawlSettings
 from crawler.urls import canonical_url
 
 __all__ = [
+    "SITEMAP_ACCEPT",
     "ParsedSitemap",
     "SitemapFilter",
     "SitemapPoll",

@@ -119,7 +119,7 @@ def run(database_url: str, sources: list[dict[str, Any]]) -> dict[str, RunReport
 def test_a_sitemap_source_is_crawled_and_broken_ones_fail_alone(
     site: LocalServer, database_url: str
 ) -> None:
-    sources = [
+    sources: list[dict[str, Any]] = [
         {"id": "rail", "kind": "sitemap", "url": site.url("/"), "max_age": "2d",
          "deny": ["/video/"]},
         {"id": "broken", "kind": "sitemap", "url": site.url("/broken.xml")},
@@ -169,7 +169,7 @@ def test_an_unchanged_sitemap_is_not_read_again_unless_entries_were_left_over(
         server.add("/capped.xml", conditional(body, etag='"capped"'))
         for n in range(3):
             server.add(f"/a{n}.html", article(f"Article {n}"))
-        sources = [
+        sources: list[dict[str, Any]] = [
             {"id": "all", "kind": "sitemap", "url": u("/all.xml")},
             {"id": "capped", "kind": "sitemap", "url": u("/capped.xml"), "max_articles": 2},
         ]

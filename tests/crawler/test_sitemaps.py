@@ -11,7 +11,7 @@ import pytest
 
 from crawler.errors import SitemapError
 from crawler.settings import CrawlSettings
-from crawler.sitemaps import SitemapFilter, parse_sitemap, poll_sitemaps
+from crawler.sitemaps import SitemapFilter, SitemapPoll, parse_sitemap, poll_sitemaps
 from tests.webserver import LocalServer, Route, conditional, gzip_bomb, gzipped, html_page
 
 SETTINGS = CrawlSettings(delay=0, timeout=2.0)
@@ -61,12 +61,12 @@ def server() -> Iterator[LocalServer]:
         yield local
 
 
-def poll(server: LocalServer, path: str, **kwargs: object) -> object:
-    return poll_sitemaps("src", server.url(path), settings=SETTINGS, **kwargs)  # type: ignore[arg-type]
+def poll(server: LocalServer, path: str, keep: SitemapFilter) -> SitemapPoll:
+    return poll_sitemaps("src", server.url(path), settings=SETTINGS, keep=keep)
 
 
-def urls_of(result: object) -> list[str]:
-    return [e.url for e in result.entries]  # type: ignore[attr-defined]
+def urls_of(result: SitemapPoll) -> list[str]:
+    return [e.url for e in result.entries]
 
 
 # -- urlsets ---------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def test_entries_are_filtered_by_age_and_lastmod_after(server: LocalServer) -> N
         server.url("/news-today.html"),  # published today, whatever its lastmod
         server.url("/undated.html"),  # undated entries are kept
     ]
-    assert result.filtered == 1  # type: ignore[attr-defined]
+    assert result.filtered == 1
 
     after = SitemapFilter.of(lastmod_after=datetime(2024, 10, 10), now=NOW)
     assert server.url("/last-week.html") in urls_of(poll(server, "/sitemap.xml", keep=after))
