@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -149,6 +150,7 @@ class SitemapPoll:
     filtered: int = 0  # entries left out by the patterns or the date cutoff
     skipped: Counter[str] = field(default_factory=Counter)  # bad_url, caps
     errors: tuple[SitemapError, ...] = ()  # sitemaps of an index that failed
+    complete: bool = True  # False when a cap or a stop request left files or URLs unread
 
     @property
     def not_modified(self) -> bool:
@@ -334,6 +336,7 @@ def poll_sitemaps(
     last_modified: str | None = None,
     keep: SitemapFilter | None = None,
     client: httpx.Client | None = None,
+    stop: threading.Event | None = None,
 ) -> SitemapPoll:
     """Read a sitemap source: its sitemaps, their indexes, and the URLs they list.
 
@@ -341,13 +344,13 @@ def poll_sitemaps(
     without any, ``/sitemap.xml``) are read. The validators make the GET of a
     sitemap URL conditional (a 304 gives no entries). A sitemap of an index that
     fails is reported in ``errors`` and the others are read; a
-    :class:`SitemapError` is raised when nothing could be read.
+    :class:`SitemapError` is raised when nothing could be read. Once ``stop`` is
+    set, no further file is fetched and what was read so far is returned.
     """
     http = client or httpx.Client(max_redirects=settings.max_redirects)
+    reader = _Reader(source, url, settings, keep or SitemapFilter(), http, stop)
     try:
-        return _Reader(source, url, settings, keep or SitemapFilter(), http).read(
-            etag, last_modified
-        )
+        return reader.read(etag, last_modified)
     finally:
         if client is None:
             http.close()
@@ -363,16 +366,19 @@ class _Reader:
         settings: CrawlSettings,
         keep: SitemapFilter,
         http: httpx.Client,
+        stop: threading.Event | None,
     ) -> None:
         self.source = source
         self.url = url
         self.settings = settings
         self.keep = keep
         self.http = http
+        self.stop = stop or threading.Event()
         self.prefetched: dict[str, Download] = {}
         self.seen: set[str] = set()
         self.kept: dict[str, SitemapUrl] = {}
         self.full = False  # max_sitemap_urls reached
+        self.complete = True  # every file there was to read was read
         self.filtered = 0
         self.skipped: Counter[str] = Counter()
         self.errors: list[SitemapError] = []
@@ -431,6 +437,7 @@ class _Reader:
             filtered=self.filtered,
             skipped=+self.skipped,  # without zero counts
             errors=tuple(self.errors),
+            complete=self.complete,
         )
 
     def _listed(self, robots: str) -> list[str]:
@@ -448,7 +455,8 @@ class _Reader:
     def _read_tree(self, links: Iterable[SitemapLink], *, depth: int) -> None:
         """Read ``links`` depth first, each file once, within the caps."""
         for link in links:
-            if self.full:
+            if self.full or self.stop.is_set():
+                self.complete = False
                 return
             if link.url in self.seen:
                 logger.debug("sitemap %s (%s): already read, skipped", link.url, self.source)
@@ -459,6 +467,7 @@ class _Reader:
                 continue
             if self.files_read >= MAX_FILES:
                 self.skipped["sitemap_file_cap"] += 1
+                self.complete = False
                 continue
             self.seen.add(link.url)
             try:
@@ -502,6 +511,7 @@ class _Reader:
                 )
                 self.skipped["sitemap_url_cap"] += len(urls) - index
                 self.full = True
+                self.complete = False
                 return
             self.kept[item.entry.url] = item
 

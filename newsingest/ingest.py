@@ -261,6 +261,7 @@ class Ingestor:
                 etag=state.etag,
                 last_modified=state.last_modified,
                 keep=keep,
+                stop=self.stop,
             )
         except SitemapError as exc:
             logger.warning("sitemap %s (%s) failed: %s", source.url, source.id, exc)
@@ -268,8 +269,8 @@ class Ingestor:
             report.counts.failed[f"sitemap_{exc.reason}"] += 1
             report.status, report.error = "failed", str(exc)
             return []
-        # Entries left for a later run (caps) must not hide behind a 304 next time.
-        more_left = "sitemap_url_cap" in poll.skipped or (
+        # Entries left for a later run (caps, a stop) must not hide behind a 304 next time.
+        more_left = not poll.complete or (
             source.max_articles is not None and len(poll.entries) > source.max_articles
         )
         self.store.record_poll(

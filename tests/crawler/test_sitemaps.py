@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -312,6 +313,7 @@ def test_the_url_cap_bounds_one_run(server: LocalServer) -> None:
     result = poll_sitemaps("src", server.url("/index.xml"), settings=settings)
     assert len(result.entries) == 3
     assert result.skipped == {"sitemap_url_cap": 2}
+    assert not result.complete
     assert server.hits("/b.xml") == 0
 
 
@@ -399,3 +401,13 @@ def test_external_entities_are_not_read_from_disk(tmp_path: Path) -> None:
     locs = [u.entry.url for u in parsed.urls]
     assert "https://ex.com/plain" in locs
     assert not any("top-secret" in loc for loc in locs)
+
+
+def test_a_stop_request_ends_the_read_before_the_next_file(server: LocalServer) -> None:
+    server.add("/index.xml", xml(index(server.url("/a.xml"))))
+    server.add("/a.xml", xml(urlset(server.url("/1.html"))))
+    stop = threading.Event()
+    stop.set()
+    result = poll_sitemaps("src", server.url("/index.xml"), settings=SETTINGS, stop=stop)
+    assert (result.entries, result.complete) == ((), False)
+    assert server.hits("/a.xml") == 0
