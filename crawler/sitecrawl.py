@@ -34,7 +34,7 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
+from scrapy.linkextractors import IGNORED_EXTENSIONS, LinkExtractor
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
@@ -50,6 +50,7 @@ from crawler.spider import Emit, run_spider, scrapy_settings
 from crawler.urls import canonical_url
 
 __all__ = [
+    "MAX_ARTICLES",
     "NOT_ARTICLE",
     "OFFSITE",
     "SameSiteMiddleware",
@@ -63,11 +64,15 @@ logger = logging.getLogger(__name__)
 
 NOT_ARTICLE = "not_article"  # FetchFailure reason of a page that is not an article
 OFFSITE = "offsite_redirect"  # a same-site link that redirected to another site
+MAX_ARTICLES = "max_articles"  # an article fetched after the run's max_articles were
 
 Known = Callable[[list[str]], Collection[str]]
 Ask = Callable[[list[str]], "Deferred[set[str]]"]
 
 _URL = "newsingest_url"  # request meta: the canonical URL the link pointed to
+# Links not worth a request: Scrapy's list (images, audio, video, office documents,
+# archives) and the feeds and sitemaps a site links from every page.
+_NOT_PAGES = [*IGNORED_EXTENSIONS, "xml", "rss", "atom", "json"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,7 +209,9 @@ class SiteSpider(scrapy.Spider):
         self.plan = plan
         self.emit_result = emit
         self.ask = ask
-        self.links = LinkExtractor(allow=plan.allow, deny=plan.deny, unique=True)
+        self.links = LinkExtractor(
+            allow=plan.allow, deny=plan.deny, unique=True, deny_extensions=_NOT_PAGES
+        )
         self.seen: set[str] = set(plan.start_urls)
         self.budget = max(plan.max_pages - len(plan.start_urls), 0)  # links still to fetch
         self.articles = 0
@@ -247,7 +254,10 @@ class SiteSpider(scrapy.Spider):
         if not verdict.is_article:
             logger.debug("not an article: %s (%s)", response.url, verdict.reason)
             self._emit(_not_article(result, verdict.reason))
-        elif self.plan.max_articles is None or self.articles < self.plan.max_articles:
+        elif self._max_articles_reached():
+            # Pages in flight when the last allowed article came: not stored this run.
+            self._emit(_not_article(result, "max_articles reached", reason=MAX_ARTICLES))
+        else:
             self.articles += 1
             self._emit(result)
         for request in await self._follow(response):
@@ -331,12 +341,12 @@ class SameSiteMiddleware:
             raise OffsiteRedirectError(f"redirected to {request.url}, another site")
 
 
-def _not_article(page: FetchedPage, reason: str) -> FetchFailure:
+def _not_article(page: FetchedPage, detail: str, *, reason: str = NOT_ARTICLE) -> FetchFailure:
     return FetchFailure(
         url=page.url,
         source=page.source,
-        reason=NOT_ARTICLE,
-        detail=reason,
+        reason=reason,
+        detail=detail,
         status=page.status,
         fetched_at=page.fetched_at,
     )

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from crawler.records import SKIP_REASONS, FetchedPage, FetchResult
 from crawler.settings import CrawlSettings
-from crawler.sitecrawl import NOT_ARTICLE, OFFSITE, crawl_site, plan_site
+from crawler.sitecrawl import MAX_ARTICLES, NOT_ARTICLE, OFFSITE, crawl_site, plan_site
 from crawler.sources import SourceConfig
 from storage.records import RunCounts
 from storage.store import Store
@@ -25,7 +25,7 @@ __all__ = ["site_results"]
 logger = logging.getLogger(__name__)
 
 # Deliberately not fetched or not stored, rather than gone wrong.
-_SITE_SKIPS = SKIP_REASONS | {NOT_ARTICLE, OFFSITE}
+_SITE_SKIPS = SKIP_REASONS | {NOT_ARTICLE, OFFSITE, MAX_ARTICLES}
 
 
 def site_results(
@@ -50,8 +50,8 @@ def site_results(
         if isinstance(result, FetchedPage):
             yield result
             continue
-        if result.reason == NOT_ARTICLE:
-            counts.fetched += 1
+        if result.reason in (NOT_ARTICLE, MAX_ARTICLES):
+            counts.fetched += 1  # downloaded, just not stored
         tally = counts.skipped if result.reason in _SITE_SKIPS else counts.failed
         tally[result.reason] += 1
         logger.debug(

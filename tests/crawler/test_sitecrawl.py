@@ -13,8 +13,9 @@ import pytest
 
 from crawler.records import FetchedPage, FetchFailure, FetchResult
 from crawler.settings import CrawlSettings
-from crawler.sitecrawl import NOT_ARTICLE, OFFSITE, crawl_site
+from crawler.sitecrawl import MAX_ARTICLES, NOT_ARTICLE, OFFSITE, crawl_site
 from crawler.sources import SourceConfig
+from newsingest.demo.newsroom import Newsroom
 from tests.sitepages import (
     DEEP_ARTICLES,
     HOME_ARTICLES,
@@ -174,3 +175,33 @@ def test_unreachable_start_page_is_one_failure(site: LocalServer) -> None:
     assert [(r.url, getattr(r, "reason", None)) for r in results] == [
         ("http://127.0.0.1:1/", "connection")
     ]
+
+
+def test_max_articles_caps_the_articles_sent_back(site: LocalServer) -> None:
+    results = crawl(site, max_articles=2)
+    assert len(paths(site, results, "article")) == 2
+    # Article pages already in flight when the cap was met come back as skips.
+    over = paths(site, results, MAX_ARTICLES)
+    assert over <= set(SHALLOW) and not over & paths(site, results, "article")
+
+
+def test_the_demo_newsroom_publisher_is_crawled_to_every_article() -> None:
+    """Other templates than ours: the bundled newsroom's front page and articles."""
+    with Newsroom() as room:
+        publisher = room.publishers[0].id
+        config = SourceConfig(
+            id=publisher, kind="site", url=room.url(f"/{publisher}/"), allow=[f"/{publisher}/"]
+        )
+        results = list(crawl_site(config, FAST, known=lambda urls: set()))
+        expected = {room.url(f"/{publisher}/") + path for path in _article_paths(room, publisher)}
+    articles = {r.url for r in results if isinstance(r, FetchedPage)}
+    assert articles == expected
+    front = [r for r in results if r.url == config.url]
+    assert [getattr(r, "reason", None) for r in front] == [NOT_ARTICLE]
+    assert not any(r.url.endswith(".xml") for r in results)  # feeds are not pages
+
+
+def _article_paths(room: Newsroom, publisher: str) -> set[str]:
+    return {
+        f"{a.published_at:%Y/%m}/{a.slug}.html" for a in room.articles if publisher in a.publishers
+    }
