@@ -29,7 +29,7 @@ from tests.sitepages import (
     home_page,
     news_site_routes,
 )
-from tests.webserver import LocalServer, Route, redirect, robots_txt
+from tests.webserver import LocalServer, Route, redirect, robots_txt, slow
 
 pytestmark = pytest.mark.slow
 
@@ -205,3 +205,12 @@ def _article_paths(room: Newsroom, publisher: str) -> set[str]:
     return {
         f"{a.published_at:%Y/%m}/{a.slug}.html" for a in room.articles if publisher in a.publishers
     }
+
+
+def test_a_crawler_that_stops_answering_is_stopped_and_reported() -> None:
+    with LocalServer({"/": slow(30.0, html(home_page([])))}) as site:
+        config = source(site)
+        results = list(crawl_site(config, FAST, known=lambda urls: set(), idle_timeout=2.0))
+    assert [(r.url, getattr(r, "reason", None)) for r in results] == [
+        (config.url, "crawler_crashed")
+    ]
