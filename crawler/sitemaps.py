@@ -200,7 +200,7 @@ def _parse_xml(body: bytes, url: str, *, recover: bool) -> ParsedSitemap:
         name = _local(elem)
         if kind is None:
             if name not in ("urlset", "sitemapindex"):
-                raise SitemapError(url, "malformed", f"not a sitemap (root element <{name}>)")
+                raise SitemapError(url, "malformed", f"the root element is <{name}>, not <urlset>")
             kind = name
             continue
         if event != "end" or name not in ("url", "sitemap"):
