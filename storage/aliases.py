@@ -87,6 +87,20 @@ def resolve_identities(conn: Connection, outcomes: Sequence[Article | Failure]) 
     return Resolution(resolved, absorbed)
 
 
+def one_per_document(articles: Iterable[Article]) -> list[Article]:
+    """One article per document (already keyed by ``resolve_identities``): the last
+    one met, carrying the aliases of every article of that document."""
+    latest: dict[str, Article] = {}
+    met: dict[str, dict[str, None]] = {}
+    for article in articles:
+        latest[article.url] = article
+        met.setdefault(article.url, {}).update(dict.fromkeys(article.aliases))
+    return [
+        a if tuple(met[url]) == a.aliases else replace(a, aliases=tuple(met[url]))
+        for url, a in latest.items()
+    ]
+
+
 def write_aliases(conn: Connection, articles: Iterable[Article], at: datetime) -> int:
     """Record each article's aliases for its stored document; return how many are new.
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Engine, bindparam, func, or_, select, update
 
 from pipeline.records import Article, Failure
-from storage.aliases import UrlAliasRow, resolve_identities, write_aliases
+from storage.aliases import UrlAliasRow, one_per_document, resolve_identities, write_aliases
 from storage.copies import with_copies
 from storage.cursors import mark_changed
 from storage.database import EngineUser, create_engine_for, retry_aborted, translate_errors
@@ -252,13 +252,13 @@ class Store(EngineUser):
         What ``save_batch`` does first, for the batch stages that run before it and
         look documents up by ``Article.url``: each article's URL becomes its stored
         document's (see ``storage.aliases.resolve_identities``); when two articles
-        belong to one document the later one is kept.
+        belong to one document the later one is kept, with the aliases of both.
         """
         if not articles:
             return []
         with self._read() as conn:
             resolved = resolve_identities(conn, articles).outcomes
-        return [o for o in last_per_url(resolved).values() if isinstance(o, Article)]
+        return one_per_document(o for o in resolved if isinstance(o, Article))
 
     def document(self, url: str) -> StoredDocument | None:
         """The stored row for ``url`` (its canonical URL or an alias), ok or failed, or None."""

@@ -84,9 +84,9 @@ def test_identify_keys_articles_by_their_stored_documents(store: Store) -> None:
         (MOBILE, (CANONICAL,)),
         ("http://127.0.0.1/new", ()),
     ]
-    # Two articles of one document: one comes back, the later one.
-    twice = store.identify([met(CANONICAL, AMP, text="first"), met(AMP, text="second")])
-    assert [(a.url, a.text) for a in twice] == [(CANONICAL, "second")]
+    # Two articles of one document: one comes back, the later one, with both's aliases.
+    twice = store.identify([met(CANONICAL, FILE, text="first"), met(AMP, CANONICAL, text="second")])
+    assert [(a.url, a.text, a.aliases) for a in twice] == [(CANONICAL, "second", (FILE, AMP))]
     assert store.identify([]) == []
 
 
