@@ -247,7 +247,7 @@ class SiteSpider(scrapy.Spider):
             body=response.body,
             encoding=encoding,
         )
-        if not isinstance(result, FetchedPage) or not isinstance(response, TextResponse):
+        if not isinstance(result, FetchedPage):
             self._emit(result)  # not HTML: nothing to judge, no links
             return
         verdict = judge_page(response.body, url=response.url, encoding=encoding)
@@ -260,8 +260,9 @@ class SiteSpider(scrapy.Spider):
         else:
             self.articles += 1
             self._emit(result)
-        for request in await self._follow(response):
-            yield request
+        if isinstance(response, TextResponse):  # else HTML sniffed in a typeless body
+            for request in await self._follow(response):
+                yield request
 
     async def _follow(self, response: TextResponse) -> list[scrapy.Request]:
         depth = int(response.meta.get("depth", 0))
