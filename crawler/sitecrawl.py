@@ -4,7 +4,7 @@
 machinery as :func:`crawler.fetch.fetch_pages`: spawn, a result pipe, a hang and
 crash watchdog). The spider fetches the start pages, follows same-site links up to
 ``max_depth`` and ``max_pages`` with Scrapy's LinkExtractor (``allow``/``deny``
-patterns, no ``rel=nofollow``, no links to images or documents), breadth first, with
+patterns, no ``rel=nofollow``, no links to images, documents or feeds), breadth first, with
 the list spider's politeness: robots.txt, per-domain concurrency, delay and
 AutoThrottle, retries with back-off, size caps.
 
