@@ -161,11 +161,10 @@ class _Backfill:
         self.started_after = 0
         self.counts = RunCounts()
         self.bad_count = 0
-        # The chunk being fetched: its lines, how many URLs it queued, and how many
-        # outcomes were stored before it began (its progress is the difference).
-        self.chunk = _Chunk()
-        self.chunk_queued = 0
-        self.handled_before_chunk = 0
+        # The chunk being fetched, how many of its URLs were queued, and how many
+        # outcomes were stored before it began (its progress is the difference). One
+        # tuple, replaced whole, so the ticker thread never sees half of a change.
+        self.current: tuple[_Chunk, int, int] = (_Chunk(), 0, 0)
 
     def run(
         self,
@@ -175,7 +174,7 @@ class _Backfill:
     ) -> BackfillResult:
         self.started_after, prior_bad = self._resume_point(restart)
         lines_done = self.started_after
-        self.chunk = _Chunk(first_line=lines_done + 1, last_line=lines_done)
+        self.current = (_Chunk(first_line=lines_done + 1, last_line=lines_done), 0, 0)
         finished = False
         kept_bad: list[BadLine] = []
         ticker = _Ticker(lambda: on_progress(self.snapshot()), every) if on_progress else None
@@ -188,9 +187,8 @@ class _Backfill:
                 )
                 for chunk in _chunks(reader, self.chunk_size):
                     self._bad_lines(chunk.bad, kept_bad)
-                    self._begin(chunk)
                     requests = self.ingestor.new_requests(self.source, chunk.entries, self.counts)
-                    self.chunk_queued = len(requests)
+                    self.current = (chunk, len(requests), sum(_outcomes(self.counts)))
                     if requests:
                         self.ingestor.fetch_and_store(requests, reports)
                     if self.ingestor.stop.is_set():
@@ -225,10 +223,10 @@ class _Backfill:
         """The figures so far (called from the ticker thread while the loop runs)."""
         c = self.counts
         stored, failures = _outcomes(c)
-        chunk, queued = self.chunk, self.chunk_queued
+        chunk, queued, handled_before = self.current
         line = chunk.first_line - 1
         if chunk.last_line >= chunk.first_line:
-            handled = stored + failures - self.handled_before_chunk
+            handled = stored + failures - handled_before
             share = min(1.0, handled / queued) if queued else 1.0
             line += round(share * (chunk.last_line - line))
         return BackfillSnapshot(
@@ -271,11 +269,6 @@ class _Backfill:
             done.bad_lines,
         )
         return done.lines_done, done.bad_lines
-
-    def _begin(self, chunk: _Chunk) -> None:
-        self.handled_before_chunk = sum(_outcomes(self.counts))
-        self.chunk_queued = 0
-        self.chunk = chunk
 
     def _bad_lines(self, bad: list[BadLine], kept: list[BadLine]) -> None:
         for line in bad:

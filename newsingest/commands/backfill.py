@@ -247,9 +247,10 @@ def _display(listing: URLList, every: float) -> Iterator[Callable[[BackfillSnaps
         return
     progress = Progress(
         TextColumn("[bold]backfill"),
-        BarColumn(),
+        BarColumn(bar_width=24),
         MofNCompleteColumn(),
-        TextColumn("lines  {task.fields[rate]}  ETA {task.fields[eta]}  {task.fields[tally]}"),
+        # Short enough for an 80-column terminal; a wrapped bar redraws badly.
+        TextColumn("lines {task.fields[rate]} ETA {task.fields[eta]} {task.fields[tally]}"),
         console=Console(stderr=True),
         transient=False,
     )
@@ -261,9 +262,9 @@ def _display(listing: URLList, every: float) -> Iterator[Callable[[BackfillSnaps
         progress.update(
             task,
             completed=s.line,
-            rate=f"{s.pages_per_second:.1f} pages/s",
+            rate=f"{s.pages_per_second:.1f}/s",
             eta=_duration(s.eta_seconds),
-            tally=_tally(s),
+            tally=f"stored {s.stored:,} failed {s.failed:,} bad {s.bad_lines:,}",
         )
 
     with progress, _logs_above(progress):
