@@ -10,9 +10,9 @@ Then each format is exported in a child process of its own (``Corpus.read`` into
 ``newsingest.export.write_documents``, as ``newsingest export`` does), so each peak
 RSS is that export's alone. ``read`` is the same pass writing nothing: the database's
 share of the time. Prints rows/s, the child's RSS before the export and its peak
-(``ru_maxrss``), and the file size.
+(VmHWM), and the file size.
 
-    python benchmarks/export.py [--count 100000] [--chars 2000] [--db URL]
+    python benchmarks/export.py [--count 100000] [--chars 2000] [--db URL [--no-fill]]
 """
 
 from __future__ import annotations
@@ -58,8 +58,16 @@ def rss_mib() -> float:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident set size so far, in MiB (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident set size so far, in MiB (Linux).
+
+    VmHWM rather than ru_maxrss: Linux carries the parent's peak over a fork and exec
+    into the child's ru_maxrss, so it would report the filling process's memory.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def articles(count: int, chars: int, seed: int = 7) -> Iterator[list[Article]]:
@@ -189,6 +197,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--chars", type=int, default=2_000)
     parser.add_argument("--db", default=None, help="database URL (default: a new SQLite file)")
+    parser.add_argument(
+        "--no-fill", action="store_true", help="export what --db holds, without filling it"
+    )
     parser.add_argument("--child", choices=["read", "parquet", "jsonl"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,7 +208,8 @@ def main() -> None:
         if args.child:
             child(url, args.child, args.out)
             return
-        fill(url, args.count, args.chars)
+        if not args.no_fill:
+            fill(url, args.count, args.chars)
         print(
             f"{'format':8} {'rows':>8} {'seconds':>8} {'rows/s':>8} {'RSS MiB':>8} "
             f"{'peak MiB':>9} {'file MiB':>9}"

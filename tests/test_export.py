@@ -33,7 +33,7 @@ from storage.settings import DatabaseSettings
 from storage.store import Store, open_store
 from tests.storage.factories import SOURCES, T0, article
 from tests.storage.test_corpus import WIRE, assign_copies, assign_stories
-from tests.test_cli import assert_one_line_error, newsingest, write_config
+from tests.test_cli import NEWSINGEST, assert_one_line_error, cli_env, newsingest, write_config
 
 HOUR = timedelta(hours=1)
 WIRE_URL, COPY_URL, LOCAL_URL, GERMAN_URL = (
@@ -274,3 +274,25 @@ def test_bad_input_is_one_sentence_naming_it(
     store.dispose()
     config = write_config(tmp_path / "newsingest.toml", {"database": {"url": sqlite_url}})
     assert_one_line_error(newsingest("--config", config, "export", *args), named)
+
+
+def test_a_reader_that_stops_early_leaves_the_cursor(sqlite_url: str, tmp_path: Path) -> None:
+    store = open_store(DatabaseSettings(url=sqlite_url))
+    store.sync_sources(SOURCES)
+    # Far more than a pipe holds, so the export is still writing when the reader goes.
+    store.save_batch([article(f"http://a.test/{i}", text=f"{i} " + "x" * 4000) for i in range(200)])
+    store.dispose()
+    config = write_config(tmp_path / "newsingest.toml", {"database": {"url": sqlite_url}})
+    child = subprocess.Popen(
+        [str(NEWSINGEST), "--config", str(config), "export", "--cursor", "feed"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert json.loads(child.stdout.readline())["url"] == "http://a.test/0"
+    child.stdout.close()  # like `| head -1`
+    assert child.wait(60) == 1
+    assert b"Traceback" not in child.stderr.read()
+    # The cursor did not move: the next export with it starts from the beginning.
+    assert len(jsonl(export(config, "--cursor", "feed"))) == 200
