@@ -155,8 +155,12 @@ def host_of(final_url: str | None, url: str) -> str:
     """The host whose template produced the page: where the fetch ended, else the URL.
 
     Not the canonical URL's: a syndicated copy may name another site as canonical.
+    A page imported from a local file (``file://``) has no host of its own; the URL
+    it declared stands in for it, so a saved page learns with its site's pages.
     """
-    return host_key(final_url or url)
+    if final_url and not final_url.startswith("file:"):
+        return host_key(final_url)
+    return host_key(url)
 
 
 def counted_text(
