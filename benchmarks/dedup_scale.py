@@ -1,17 +1,18 @@
-"""Copy-stage speed and memory as the corpus grows: 200,000 documents into SQLite.
+"""Copy- and story-stage speed and memory as the corpus grows: 200,000 documents into SQLite.
 
 Writes synthetic documents (words drawn from a Zipf-weighted vocabulary, 3 to 12
 paragraphs; one in ten a near-copy of a recent document with a paragraph dropped and
 a credit line added) into a fresh SQLite file the way the ingest path does: each batch
-of ``--batch-size`` is stored (``Store.save_batch``) and then put in copy clusters
-(``CopyStage.after_save``), one transaction each, on one core. Texts are generated as
-they are written, so the script's own memory stays flat.
+of ``--batch-size`` is stored (``Store.save_batch``), put in copy clusters
+(``CopyStage.after_save``) and then in stories (``StoryStage.after_save``, unless
+``--no-stories``), one transaction each, on one core. Texts are generated as they are
+written, so the script's own memory stays flat.
 
 Prints the time per document over the first and the last 10,000 documents (copy stage
-alone, wall clock and this process's CPU time, and with the store's write),
-documents/s, and the process RSS at 10,000 and at the end. The CPU figures do not
-move when other processes load the machine; the wall-clock ones include waiting for
-the disk.
+alone, wall clock and this process's CPU time, and with the store's write; then the
+story stage and both tiers by CPU time), documents/s, and the process RSS at 10,000
+and at the end. The CPU figures barely move when other processes load the machine;
+the wall-clock ones include waiting for the disk and for the CPU.
 
     python benchmarks/dedup_scale.py [--count 200000] [--batch-size 50] [--db FILE]
 """
@@ -29,7 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from newsingest.copies import CopyStage
+from newsingest.stories import story_stage
 from pipeline.records import Article
+from pipeline.stories import StorySettings
 from pipeline.text import content_hash
 from storage.copies import CopyIndex
 from storage.database import create_engine_for
@@ -108,6 +111,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", type=Path, help="SQLite file to write (default: a temporary one)")
+    parser.add_argument("--no-stories", action="store_true", help="Run the copy stage only.")
     args = parser.parse_args()
     window = min(WINDOW, args.count // 2)
 
@@ -119,10 +123,12 @@ def main() -> None:
         store.sync_sources([SourceRecord(id="synthetic", kind="urls", url=None)])
         index = CopyIndex(engine)
         stage = CopyStage(index)
+        stories = None if args.no_stories else story_stage(StorySettings(), engine)
 
         copy_seconds: list[float] = []  # per batch
         total_seconds: list[float] = []
         copy_cpu: list[float] = []  # this process's CPU time: immune to other processes' load
+        story_cpu: list[float] = []
         rss_at_window = 0.0
         batch: list[Article] = []
         written = 0
@@ -139,13 +145,24 @@ def main() -> None:
             copy_seconds.append(done - middle)
             total_seconds.append(done - clock)
             copy_cpu.append(cpu_done - cpu_middle)
+            if stories is not None:
+                stories.after_save(batch)
+                story_cpu.append(time.process_time() - cpu_done)
             written += len(batch)
             batch = []
             if written == window:
                 rss_at_window = rss_mib()
             if written % 20_000 == 0:
                 elapsed = time.perf_counter() - started
-                print(f"  {written:>7} documents, {elapsed:.0f} s", flush=True)
+                # CPU ms/doc over the last 20,000: a run cut short still shows the trend.
+                recent = 20_000 // args.batch_size
+                copy_ms = 1e3 * sum(copy_cpu[-recent:]) / 20_000
+                story_ms = 1e3 * sum(story_cpu[-recent:]) / 20_000
+                print(
+                    f"  {written:>7} documents, {elapsed:.0f} s; CPU ms/doc over the last "
+                    f"20000: copy {copy_ms:.3f}, story {story_ms:.3f}",
+                    flush=True,
+                )
         rss_end = rss_mib()
         clusters = sum(1 for _ in index.clusters())
         engine.dispose()
@@ -177,6 +194,22 @@ def main() -> None:
         f"store + copy stage {written / sum(total_seconds):.0f}; "
         f"copy stage by CPU time {written / sum(copy_cpu):.0f}"
     )
+    if story_cpu:
+        first_story = sum(story_cpu[:per_window]) / window
+        last_story = sum(story_cpu[-per_window:]) / window
+        print(
+            f"story stage, CPU ms/doc: first {window}: {first_story * 1e3:.3f}, "
+            f"last {window}: {last_story * 1e3:.3f} (ratio {last_story / first_story:.2f})"
+        )
+        first_both, last_both = first_cpu + first_story, last_cpu + last_story
+        print(
+            f"copy + story stages, CPU ms/doc: first {window}: {first_both * 1e3:.3f}, "
+            f"last {window}: {last_both * 1e3:.3f} (ratio {last_both / first_both:.2f})"
+        )
+        print(
+            f"documents/s by CPU time: story stage {written / sum(story_cpu):.0f}, "
+            f"copy + story stages {written / (sum(copy_cpu) + sum(story_cpu)):.0f}"
+        )
     print(f"RSS: {rss_at_window:.0f} MiB at {window} documents, {rss_end:.0f} MiB at {written}")
 
 

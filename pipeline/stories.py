@@ -292,15 +292,27 @@ def _absorb(
     """``story`` with one more article of unit ``vector`` published at ``when``."""
     total = dict(story.vector)
     add_into(total, vector.items())
-    grown = replace(story, vector=truncate(total, settings.vector_terms), members=story.members + 1)
-    return _stretch(grown, when, count=False)
+    # One ``replace``: each one computes the new vector's norm again.
+    first, last = _bounds(story, when)
+    return replace(
+        story,
+        vector=truncate(total, settings.vector_terms),
+        members=story.members + 1,
+        first_at=first,
+        last_at=last,
+    )
 
 
-def _stretch(story: Story, when: datetime | None, *, count: bool = True) -> Story:
-    """``story`` with its time bounds widened to ``when`` (and one more member)."""
-    members = story.members + 1 if count else story.members
+def _stretch(story: Story, when: datetime | None) -> Story:
+    """``story`` with one more member, its time bounds widened to ``when``."""
+    first, last = _bounds(story, when)
+    return replace(story, members=story.members + 1, first_at=first, last_at=last)
+
+
+def _bounds(story: Story, when: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """The story's time bounds widened to ``when`` (unchanged when it is None)."""
     if when is None:
-        return replace(story, members=members)
+        return story.first_at, story.last_at
     first = when if story.first_at is None else min(story.first_at, when)
     last = when if story.last_at is None else max(story.last_at, when)
-    return replace(story, members=members, first_at=first, last_at=last)
+    return first, last

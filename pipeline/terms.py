@@ -166,12 +166,21 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     """Dot product of two sparse vectors (their cosine when both are unit length)."""
     if len(a) > len(b):
         a, b = b, a
-    return sum(w * b.get(term, 0.0) for term, w in a.items())
+    # In ``a``'s order, not a set's: the sum must not depend on string hashing.
+    return sum(w * b[term] for term, w in a.items() if term in b)
 
 
 def top_terms(vector: Mapping[str, float], n: int) -> list[str]:
     """The ``n`` heaviest terms, ties broken by the term so the order is deterministic."""
-    return [t for t, _ in heapq.nsmallest(n, vector.items(), key=lambda tw: (-tw[1], tw[0]))]
+    if len(vector) > n:
+        # Find the n-th weight with a sort of bare floats (C speed), then order only
+        # the terms at or above it: the same result as sorting every (weight, term).
+        cut = heapq.nlargest(n, vector.values())[-1]
+        items = [(t, w) for t, w in vector.items() if w >= cut]
+    else:
+        items = list(vector.items())
+    items.sort(key=lambda tw: (-tw[1], tw[0]))
+    return [t for t, _ in items[:n]]
 
 
 def truncate(vector: Mapping[str, float], n: int) -> dict[str, float]:

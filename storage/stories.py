@@ -33,23 +33,20 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    and_,
     bindparam,
     delete,
     func,
     insert,
-    or_,
     select,
     text,
     update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.stories import BatchPlan, Story, StoryDoc, StorySettings, Window, plan_batch
 from storage.cursors import mark_changed
 from storage.database import translate_errors, write_engine
-from storage.models import Base, Document, JSONType
+from storage.models import Base, Document, JSONType, UTCDateTime
 from storage.rows import chunked, insert_for
 
 logger = logging.getLogger(__name__)
@@ -216,16 +213,23 @@ class _ConnIndex:
         # Stories read in this transaction: nothing writes them before it ends, and
         # the articles of a batch keep meeting the same few active stories.
         self._read: dict[int, Story] = {}
+        self._mark = _placeholder(conn)
+        # How the column type writes a datetime (SQLite: a string that sorts by time).
+        self._when = UTCDateTime().bind_processor(conn.dialect) or (lambda value: value)
 
     def frequencies(self, terms: Iterable[str]) -> tuple[int, Mapping[str, int]]:
         wanted = sorted(set(terms))
         df: dict[str, int] = {}
+        # A batch asks for thousands of terms: through the driver, as plain strings,
+        # since building and binding an expression per chunk cost more than the read.
         for chunk in chunked(wanted):
-            rows = self._conn.execute(
-                select(StoryTermRow.term, StoryTermRow.df).where(StoryTermRow.term.in_(chunk))
+            marks = ",".join([self._mark] * len(chunk))
+            rows = self._conn.exec_driver_sql(
+                f"SELECT term, df FROM story_terms WHERE term IN ({marks})",
+                tuple(chunk),
             )
             df.update((term, n) for term, n in rows)
-        documents = self._conn.scalar(select(StoryCountRow.documents).where(StoryCountRow.id == 1))
+        documents = self._conn.scalar(_DOCUMENTS)
         return int(documents or 0), df
 
     def candidates(
@@ -233,22 +237,26 @@ class _ConnIndex:
     ) -> list[Story]:
         if not terms:
             return []
-        p = StoryPostingRow
-        conditions: list[ColumnElement[bool]] = [p.term.in_(list(terms))]
-        if window is not None:
-            conditions += [
-                or_(p.last_at.is_(None), p.last_at >= window.start),
-                or_(p.first_at.is_(None), p.first_at <= window.end),
-            ]
         # No per-term ranking here: _trim keeps every list under twice ``per_term``.
-        shared = func.count().label("shared")
-        ids = self._conn.scalars(
-            select(p.story_id)
-            .where(and_(*conditions))
-            .group_by(p.story_id)
-            .order_by(shared.desc(), p.story_id)
-            .limit(limit)
-        ).all()
+        # One lookup per article: through the driver, since SQLAlchemy's handling of
+        # each execution cost more than the indexed read itself.
+        marks = ",".join([self._mark] * len(terms))
+        params: list[Any] = list(terms)
+        windowed = ""
+        if window is not None:
+            windowed = (
+                f" AND (last_at IS NULL OR last_at >= {self._mark})"
+                f" AND (first_at IS NULL OR first_at <= {self._mark})"
+            )
+            params += [self._when(window.start), self._when(window.end)]
+        ids = [
+            story_id
+            for (story_id,) in self._conn.exec_driver_sql(
+                f"SELECT story_id FROM story_postings WHERE term IN ({marks}){windowed} "
+                f"GROUP BY story_id ORDER BY count(*) DESC, story_id LIMIT {int(limit)}",
+                tuple(params),
+            )
+        ]
         return self._stories(ids)
 
     def story(self, story_id: int) -> Story | None:
@@ -270,9 +278,7 @@ class _ConnIndex:
     def _stories(self, ids: Sequence[int]) -> list[Story]:
         missing = [i for i in ids if i not in self._read]
         for chunk in chunked(missing):
-            for row in self._conn.execute(
-                select(StoryRow).where(StoryRow.id.in_(chunk)).order_by(StoryRow.id)
-            ):
+            for row in self._conn.execute(_STORIES, {"ids": list(chunk)}):
                 self._read[row.id] = Story(
                     id=row.id,
                     vector=row.vector,
@@ -281,6 +287,19 @@ class _ConnIndex:
                     last_at=row.last_at,
                 )
         return [self._read[i] for i in ids if i in self._read]
+
+
+_STORIES = (
+    select(StoryRow.id, StoryRow.vector, StoryRow.members, StoryRow.first_at, StoryRow.last_at)
+    .where(StoryRow.id.in_(bindparam("ids", expanding=True)))
+    .order_by(StoryRow.id)
+)
+_DOCUMENTS = select(StoryCountRow.documents).where(StoryCountRow.id == 1)
+
+
+def _placeholder(conn: Connection) -> str:
+    """The driver's parameter placeholder (sqlite3: ``?``, psycopg: ``%s``)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def _members(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
@@ -297,12 +316,14 @@ def _write_plan(conn: Connection, plan: BatchPlan, settings: StorySettings) -> d
     """Write a batch's plan; return the real id of each story the batch created."""
     documents = _add_frequencies(conn, plan)
     ids: dict[int, int] = {}
-    for story in plan.new_stories:
-        ids[story.id] = conn.execute(
-            insert_for(conn, StoryRow)
-            .values(**_story_values(story, documents))
-            .returning(StoryRow.id)
-        ).scalar_one()
+    new = plan.new_stories
+    if new:
+        # One statement for all of them; the ids come back in the order given.
+        created = conn.execute(
+            insert(StoryRow).returning(StoryRow.id, sort_by_parameter_order=True),
+            [_story_values(story, documents) for story in new],
+        ).scalars()
+        ids = dict(zip((story.id for story in new), created, strict=True))
     updated = [s for s in plan.stories.values() if s.id > 0]
     if updated:
         conn.execute(
@@ -344,8 +365,7 @@ def _executemany(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) ->
     in ``sql`` is the driver's placeholder; the SQL itself is the same on SQLite
     and PostgreSQL (both have ON CONFLICT ... DO UPDATE).
     """
-    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(sql.format(p=placeholder), list(rows))
+    conn.exec_driver_sql(sql.format(p=_placeholder(conn)), list(rows))
 
 
 def _add_frequencies(conn: Connection, plan: BatchPlan) -> int:
