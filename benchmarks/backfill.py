@@ -180,7 +180,7 @@ def main() -> None:
             last = [time.monotonic()]
 
             def sample(s: BackfillSnapshot) -> None:
-                if time.monotonic() - last[0] < args.every and s.line < total:
+                if time.monotonic() - last[0] < args.every:
                     return
                 last[0] = time.monotonic()
                 parent, children = memory(server.pid)
