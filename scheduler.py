@@ -429,7 +429,7 @@ def serve(
             return 0
         # Only the leader opens the app: it marks runs left 'running' as interrupted,
         # which a standby must not do to the leader's runs.
-        with open_app(settings, stop) as app:
+        with open_app(settings, stop, recover_runs=True) as app:
             Scheduler(
                 settings.sources, app.ingestor, settings.scheduler, on_run
             ).run_until_stopped()

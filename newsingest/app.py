@@ -39,16 +39,24 @@ def batch_stages(settings: Settings, store: Store) -> list[BatchStage]:
 
 @contextmanager
 def open_app(
-    settings: Settings, stop: threading.Event | None = None, *, stages: bool = True
+    settings: Settings,
+    stop: threading.Event | None = None,
+    *,
+    stages: bool = True,
+    recover_runs: bool = False,
 ) -> Iterator[App]:
     """Open the database (migrating it if allowed), start the workers, close both after.
 
     ``stages=False`` leaves out the batch stages (learned boilerplate, copies,
     stories): the bare fetch-extract-store path, which the ingest benchmark measures.
+    ``recover_runs`` marks runs left 'running' as interrupted: only the scheduler's
+    leader may, since a one-off crawl, import or backfill started beside a running
+    scheduler would otherwise close the scheduler's live runs.
     """
     store = open_store(settings.database)
     try:
-        store.mark_interrupted_runs()
+        if recover_runs:
+            store.mark_interrupted_runs()
         store.sync_sources(
             SourceRecord(
                 id=s.id,

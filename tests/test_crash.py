@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from storage.records import SourceRecord
 from storage.settings import DatabaseSettings
 from storage.store import open_store
-from tests.test_cli import NEWSINGEST, article, quick_config, rss, write_config
+from tests.test_cli import NEWSINGEST, article, cli_env, quick_config, rss, write_config
 from tests.test_run import logged, running, wait_for
 from tests.webserver import LocalServer, Route, slow
 
@@ -91,3 +94,29 @@ def test_sigkill_mid_crawl_then_restart_loses_and_duplicates_nothing(
     # Stored pages were not fetched again; the one in flight at the kill may have been.
     refetched = sum(site.hits(f"/news/{i}.html") - 1 for i in range(PAGES))
     assert refetched <= PAGES - stored_before
+
+
+def test_a_one_off_crawl_leaves_a_running_schedulers_runs_alone(
+    tmp_path: Path, sqlite_url: str, site: LocalServer
+) -> None:
+    """Only the scheduler's leader closes runs left 'running'; a crawl beside it must not."""
+    config = quick_config(
+        sqlite_url,
+        [{"id": SOURCE, "kind": "feed", "url": site.url("/feed.xml"), "interval": "1h"}],
+    )
+    path = write_config(tmp_path / "newsingest.toml", config)
+    store = open_store(DatabaseSettings(url=sqlite_url))
+    try:
+        store.sync_sources([SourceRecord(id="live", kind="feed", url=site.url("/feed.xml"))])
+        live = store.start_run("live", datetime.now(UTC))  # the scheduler's run in progress
+        result = subprocess.run(
+            [str(NEWSINGEST), "--config", str(path), "crawl", SOURCE],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=cli_env(),
+        )
+        assert result.returncode == 0, result.stderr
+        assert [r.status for r in store.runs("live") if r.id == live] == ["running"]
+    finally:
+        store.dispose()
