@@ -13,6 +13,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.robotstxt import RobotParser
     from scrapy.settings import BaseSettings
 
@@ -72,6 +73,12 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
     host, so a waiter that got None looks it up there.
     """
 
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        robots_logger = logging.getLogger(RobotsTxtMiddleware.__module__)
+        if not any(isinstance(f, _RobotsErrorsAsWarnings) for f in robots_logger.filters):
+            robots_logger.addFilter(_RobotsErrorsAsWarnings())
+
     async def robot_parser(self, request: Request) -> RobotParser | None:
         """The host's robots.txt parser, or None when it has none (or it failed)."""
         parser = await super().robot_parser(request)
@@ -80,3 +87,17 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
             if stored is not None and not isinstance(stored, Deferred):
                 return stored
         return parser
+
+
+class _RobotsErrorsAsWarnings(logging.Filter):
+    """Scrapy logs an unreachable robots.txt at ERROR with a traceback.
+
+    A dead host is an everyday outcome, recorded per URL with its reason when the page
+    itself fails; one warning line without the traceback says all there is to say.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
