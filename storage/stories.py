@@ -20,13 +20,14 @@ Tables:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Dialect,
     Engine,
     ForeignKey,
     Index,
@@ -215,7 +216,8 @@ class _ConnIndex:
         self._read: dict[int, Story] = {}
         self._mark = _placeholder(conn)
         # How the column type writes a datetime (SQLite: a string that sorts by time).
-        self._when = UTCDateTime().bind_processor(conn.dialect) or (lambda value: value)
+        self._when = UTCDateTime().bind_processor(conn.dialect) or _same
+        self._decode = _decoders(conn.dialect)
 
     def frequencies(self, terms: Iterable[str]) -> tuple[int, Mapping[str, int]]:
         wanted = sorted(set(terms))
@@ -233,7 +235,12 @@ class _ConnIndex:
         return int(documents or 0), df
 
     def candidates(
-        self, terms: Sequence[str], window: Window | None, per_term: int, limit: int
+        self,
+        terms: Sequence[str],
+        window: Window | None,
+        per_term: int,
+        limit: int,
+        min_shared: int = 1,
     ) -> list[Story]:
         if not terms:
             return []
@@ -253,7 +260,8 @@ class _ConnIndex:
             story_id
             for (story_id,) in self._conn.exec_driver_sql(
                 f"SELECT story_id FROM story_postings WHERE term IN ({marks}){windowed} "
-                f"GROUP BY story_id ORDER BY count(*) DESC, story_id LIMIT {int(limit)}",
+                f"GROUP BY story_id HAVING count(*) >= {int(min_shared)} "
+                f"ORDER BY count(*) DESC, story_id LIMIT {int(limit)}",
                 tuple(params),
             )
         ]
@@ -277,23 +285,40 @@ class _ConnIndex:
 
     def _stories(self, ids: Sequence[int]) -> list[Story]:
         missing = [i for i in ids if i not in self._read]
+        vector, first_at, last_at = self._decode
         for chunk in chunked(missing):
-            for row in self._conn.execute(_STORIES, {"ids": list(chunk)}):
-                self._read[row.id] = Story(
-                    id=row.id,
-                    vector=row.vector,
-                    members=row.members,
-                    first_at=row.first_at,
-                    last_at=row.last_at,
+            marks = ",".join([self._mark] * len(chunk))
+            rows = self._conn.exec_driver_sql(
+                "SELECT id, vector, members, first_at, last_at FROM stories "
+                f"WHERE id IN ({marks}) ORDER BY id",
+                tuple(chunk),
+            )
+            for story_id, vec, members, first, last in rows:
+                self._read[story_id] = Story(
+                    id=story_id,
+                    vector=vector(vec),
+                    members=members,
+                    first_at=first_at(first),
+                    last_at=last_at(last),
                 )
         return [self._read[i] for i in ids if i in self._read]
 
 
-_STORIES = (
-    select(StoryRow.id, StoryRow.vector, StoryRow.members, StoryRow.first_at, StoryRow.last_at)
-    .where(StoryRow.id.in_(bindparam("ids", expanding=True)))
-    .order_by(StoryRow.id)
-)
+def _decoders(dialect: Dialect) -> tuple[Callable[[Any], Any], ...]:
+    """How the columns' types read ``stories.vector``, ``.first_at`` and ``.last_at``
+    from the driver's values, for rows read through the driver."""
+    columns = StoryRow.__table__.c
+    found: list[Callable[[Any], Any]] = []
+    for column in (columns.vector, columns.first_at, columns.last_at):
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        found.append(process or _same)
+    return tuple(found)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 _DOCUMENTS = select(StoryCountRow.documents).where(StoryCountRow.id == 1)
 
 

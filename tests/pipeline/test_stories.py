@@ -31,7 +31,12 @@ class EmptyStore:
         return 0, {}
 
     def candidates(
-        self, terms: Sequence[str], window: Window | None, per_term: int, limit: int
+        self,
+        terms: Sequence[str],
+        window: Window | None,
+        per_term: int,
+        limit: int,
+        min_shared: int = 1,
     ) -> list[Story]:
         return []
 
