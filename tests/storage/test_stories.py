@@ -196,3 +196,21 @@ def test_a_text_with_an_overlong_word_is_clustered(engine: Engine) -> None:
     blob = "QUJD" * 1000
     assigned = StoryStore(engine).cluster([doc("blob", (title, f"{text} {blob}"))], SETTINGS)
     assert set(assigned) == {"blob"}
+
+
+def test_min_shared_terms_skips_stories_sharing_too_few_query_terms(engine: Engine) -> None:
+    store = StoryStore(engine)
+    loose = SETTINGS.model_copy(update={"threshold": 0.1})
+    strict = loose.model_copy(update={"min_shared_terms": 2})
+
+    def words(key: str, counts: dict[str, float]) -> StoryDoc:
+        return StoryDoc(key=key, published_at=None, counts=counts)
+
+    # A story of twenty equally weighted words, listed under (among others) w0 and w1.
+    first = store.cluster([words("a", {f"w{i}": 1.0 for i in range(20)})], loose)
+    # Each later article knows only one of its terms from before, so its one query
+    # term is all it can share with the story; its cosine with it is about 0.2.
+    strict_result = store.cluster([words("b", {"w0": 20.0, "x1": 1.0})], strict)
+    loose_result = store.cluster([words("c", {"w1": 20.0, "y1": 1.0})], loose)
+    assert strict_result["b"] != first["a"]
+    assert loose_result["c"] == first["a"]
