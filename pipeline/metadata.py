@@ -15,10 +15,11 @@ from typing import Any
 
 from htmldate import find_date
 from lxml.html import HtmlElement
-from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_title
+from trafilatura.metadata import examine_meta, extract_meta_json, extract_title
 
 from crawler.errors import BadURLError
 from crawler.urls import canonical_url
+from pipeline.byline import visible_author
 
 # Ask htmldate for a full timestamp where the page has one.
 DATE_OPTIONS: dict[str, Any] = {
@@ -51,7 +52,7 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     with suppress(Exception):  # trafilatura guards its JSON-LD parser the same way
         meta = extract_meta_json(tree, meta)
     title = meta.title or extract_title(tree)
-    author = meta.author or extract_author(tree)
+    author = meta.author or visible_author(tree)
     # htmldate's extensive search (a scan of the whole page's text) costs more than
     # the text extraction itself; only pages whose markup names no date need it.
     date = find_date(tree, url=url, **{**DATE_OPTIONS, "extensive_search": False})
