@@ -25,12 +25,11 @@ import os
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from ingest import REPO, load_pages
+from ingest import REPO, load_pages, page_server
 from soak import tree_rss_kb
 
 from crawler.fetch import fetch_pages
@@ -59,35 +58,12 @@ def serve(shared: Path, hosts: int, count: int, ports: Connection) -> None:
     """The server process: /p/<n>.html on every host, until terminated."""
     pages = load_pages(shared)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(path: str, host: str) -> tuple[bytes, str] | None:
+        if path.startswith("/p/") and path.endswith(".html") and int(path[3:-5]) < count:
+            return page_body(pages, int(path[3:-5])), "text/html; charset=utf-8"
+        return None
 
-        def do_GET(self) -> None:
-            if self.path == "/robots.txt":
-                body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
-            elif self.path.startswith("/p/") and self.path.endswith(".html"):
-                n = int(self.path[3:-5])
-                if n >= count:
-                    self.send_error(404)
-                    return
-                body, ctype = page_body(pages, n), "text/html; charset=utf-8"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256
-
-    servers = [Server((f"127.0.0.{h + 1}", 0), Handler) for h in range(hosts)]
+    servers = [page_server(answer, f"127.0.0.{h + 1}") for h in range(hosts)]
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     ports.send([s.server_address[1] for s in servers])

@@ -21,6 +21,7 @@ import gzip
 import multiprocessing
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,20 +70,40 @@ def serve(shared: Path, copies: int, ports: Connection) -> None:
     bodies = site_bodies(load_pages(shared), copies)
     feeds: dict[str, bytes] = {}
 
+    def answer(path: str, host: str) -> tuple[bytes, str] | None:
+        if path == "/feed.xml":
+            base = f"http://{host}"
+            return feeds.setdefault(base, feed(base, len(bodies))), "application/rss+xml"
+        if path.startswith("/p/") and path.endswith(".html"):
+            return bodies[int(path[3:-5])], "text/html; charset=utf-8"
+        return None
+
+    server = page_server(answer, "127.0.0.1")
+    ports.send(server.server_address[1])
+    server.serve_forever()
+
+
+def page_server(
+    answer: Callable[[str, str], tuple[bytes, str] | None], address: str
+) -> ThreadingHTTPServer:
+    """A keep-alive HTTP server on ``address`` (port 0) for the benchmarks' sites.
+
+    ``answer(path, host)`` gives a body and its content type, or None for a 404;
+    robots.txt allows everything.
+    """
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            if self.path == "/feed.xml":
-                base = f"http://{self.headers['Host']}"
-                body, ctype = feeds.setdefault(base, feed(base, len(bodies))), "application/rss+xml"
-            elif self.path == "/robots.txt":
-                body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
-            elif self.path.startswith("/p/") and self.path.endswith(".html"):
-                body, ctype = bodies[int(self.path[3:-5])], "text/html; charset=utf-8"
+            if self.path == "/robots.txt":
+                found: tuple[bytes, str] | None = (b"User-agent: *\nAllow: /\n", "text/plain")
             else:
+                found = answer(self.path, self.headers["Host"])
+            if found is None:
                 self.send_error(404)
                 return
+            body, ctype = found
             self.send_response(200)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -96,9 +117,7 @@ def serve(shared: Path, copies: int, ports: Connection) -> None:
         daemon_threads = True
         request_queue_size = 256
 
-    server = Server(("127.0.0.1", 0), Handler)
-    ports.send(server.server_address[1])
-    server.serve_forever()
+    return Server((address, 0), Handler)
 
 
 def plain_loop(bodies: list[bytes]) -> float:
