@@ -26,11 +26,11 @@ from typing import Any
 import feedparser
 import httpx
 
-from crawler.errors import BadURLError, FeedError
+from crawler.errors import FeedError
 from crawler.http import download
 from crawler.records import FeedEntry, FeedPoll
 from crawler.settings import CrawlSettings
-from crawler.urls import canonical_url
+from crawler.urls import canonical_or_none
 
 __all__ = ["FEED_ACCEPT", "parse_feed", "poll_feed"]
 
@@ -85,7 +85,7 @@ def _xml_feed_entries(body: bytes, url: str, content_type: str | None) -> Iterat
     language = _text(feed.get("language"))
     for item in parsed.entries:
         link = _entry_link(item)
-        entry_url = _canonical_or_none(link, url)
+        entry_url = canonical_or_none(link, url)
         if entry_url is None:
             logger.debug("feed %s: skipping an entry without a usable link (%r)", url, link)
             continue
@@ -147,7 +147,7 @@ def _json_feed_entries(body: bytes, url: str) -> Iterator[FeedEntry]:
         if not isinstance(item, dict):
             continue
         link = item.get("url") or item.get("external_url")
-        entry_url = _canonical_or_none(link if isinstance(link, str) else None, url)
+        entry_url = canonical_or_none(link if isinstance(link, str) else None, url)
         if entry_url is None:
             logger.debug("feed %s: skipping an item without a usable url (%r)", url, link)
             continue
@@ -180,15 +180,6 @@ def _iso_utc(value: object) -> datetime | None:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
-
-
-def _canonical_or_none(link: str | None, base: str) -> str | None:
-    if not link:
-        return None
-    try:
-        return canonical_url(link, base)
-    except BadURLError:
-        return None
 
 
 def _text(value: object) -> str | None:

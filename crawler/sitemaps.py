@@ -38,11 +38,11 @@ import httpx
 from lxml import etree
 from protego import Protego
 
-from crawler.errors import BadURLError, SitemapError
+from crawler.errors import SitemapError
 from crawler.http import Download, download, gunzip_capped, is_gzip
 from crawler.records import FeedEntry
 from crawler.settings import CrawlSettings
-from crawler.urls import canonical_url
+from crawler.urls import canonical_or_none
 
 __all__ = [
     "SITEMAP_ACCEPT",
@@ -205,7 +205,7 @@ def _parse_xml(body: bytes, url: str, *, recover: bool) -> ParsedSitemap:
             continue
         if event != "end" or name not in ("url", "sitemap"):
             continue
-        loc = _canonical_or_none(_child_text(elem, "loc"), url)
+        loc = canonical_or_none(_child_text(elem, "loc"), url)
         lastmod = _w3c_date(_child_text(elem, "lastmod"))
         if loc is None:
             bad += 1
@@ -295,15 +295,6 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _canonical_or_none(link: str | None, base: str) -> str | None:
-    if not link:
-        return None
-    try:
-        return canonical_url(link, base)
-    except BadURLError:
-        return None
-
-
 # -- robots.txt ----------------------------------------------------------------------
 
 
@@ -320,7 +311,7 @@ def robots_url(url: str) -> str | None:
 def robots_sitemaps(body: bytes, *, url: str) -> list[str]:
     """The canonical sitemap URLs of a robots.txt's ``Sitemap:`` lines, in order."""
     robots = Protego.parse(body.decode("utf-8", errors="replace"))
-    found = (_canonical_or_none(link, url) for link in robots.sitemaps)
+    found = (canonical_or_none(link, url) for link in robots.sitemaps)
     return list(dict.fromkeys(u for u in found if u is not None))
 
 

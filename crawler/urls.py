@@ -23,7 +23,14 @@ from w3lib.url import safe_url_string
 
 from crawler.errors import BadURLError
 
-__all__ = ["TRACKING_PARAMS", "canonical_url", "is_tracking_param", "same_site", "site_of"]
+__all__ = [
+    "TRACKING_PARAMS",
+    "canonical_or_none",
+    "canonical_url",
+    "is_tracking_param",
+    "same_site",
+    "site_of",
+]
 
 # Exact names of click-id and analytics parameters (compared lower-cased).
 TRACKING_PARAMS: frozenset[str] = frozenset(
@@ -129,6 +136,19 @@ def canonical_url(url: str, base: str | None = None) -> str:
             "",
         )
     )
+
+
+def canonical_or_none(link: str | None, base: str) -> str | None:
+    """``canonical_url(link, base)``, or None for a missing or unusable link.
+
+    For links read from feeds and sitemaps, where one bad entry is skipped, not fatal.
+    """
+    if not link:
+        return None
+    try:
+        return canonical_url(link, base)
+    except BadURLError:
+        return None
 
 
 def _netloc(netloc: str, host: str, port: int | None, scheme: str) -> str:

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Engine, Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 
 from storage.copies import CopyClusterRow, CopyMemberRow
 from storage.cursors import ExportCursorRow, last_change_number
-from storage.database import EngineUser, create_engine_for
+from storage.database import EngineUser
 from storage.errors import BadCursorError
-from storage.migrate import ensure_schema
+from storage.migrate import open_database
 from storage.models import Document, Source
 from storage.rows import insert_for
 from storage.settings import DatabaseSettings
@@ -120,13 +120,7 @@ def open_corpus(settings: DatabaseSettings) -> Corpus:
     Raises ``DatabaseError``, ``SchemaOutOfDateError`` or ``SchemaTooNewError`` as
     ``storage.store.open_store`` does.
     """
-    engine = create_engine_for(settings)
-    try:
-        ensure_schema(engine, settings.auto_migrate)
-    except BaseException:
-        engine.dispose()
-        raise
-    return Corpus(engine)
+    return Corpus(open_database(settings))
 
 
 class CorpusRead:
@@ -187,15 +181,6 @@ class CorpusRead:
 
 class Corpus(EngineUser):
     """Reads the corpus and keeps named cursors, through one engine (thread-safe)."""
-
-    @property
-    def engine(self) -> Engine:
-        """The engine this corpus uses (for tests and for ``dispose``)."""
-        return self._engine
-
-    def dispose(self) -> None:
-        """Close every pooled connection; the corpus must not be used afterwards."""
-        self._engine.dispose()
 
     def read(
         self,

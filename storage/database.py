@@ -182,6 +182,15 @@ class EngineUser:
         self._engine = engine
         self._writer = write_engine(engine)
 
+    @property
+    def engine(self) -> Engine:
+        """The engine this reader uses (to share it, and for tests)."""
+        return self._engine
+
+    def dispose(self) -> None:
+        """Close every pooled connection of the engine; it must not be used afterwards."""
+        self._engine.dispose()
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         with translate_errors(self._engine), self._engine.begin() as conn:

@@ -17,8 +17,9 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Engine, text
 
 from alembic import command
-from storage.database import translate_errors, write_engine
+from storage.database import create_engine_for, translate_errors, write_engine
 from storage.errors import SchemaOutOfDateError, SchemaTooNewError
+from storage.settings import DatabaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,22 @@ def downgrade(engine: Engine, revision: str, *, script_location: Path = SCRIPT_L
     with translate_errors(engine), write_engine(engine).begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
+
+
+def open_database(settings: DatabaseSettings) -> Engine:
+    """Connect to the configured database and bring its schema to head, or refuse.
+
+    Raises ``DatabaseError`` (unreachable database, bad URL), ``SchemaOutOfDateError``
+    (behind, with auto_migrate off) or ``SchemaTooNewError``; the engine is disposed
+    then.
+    """
+    engine = create_engine_for(settings)
+    try:
+        ensure_schema(engine, settings.auto_migrate)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def ensure_schema(

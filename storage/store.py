@@ -16,15 +16,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from pipeline.records import Article, Failure
 from storage.aliases import UrlAliasRow, one_per_document, resolve_identities, write_aliases
 from storage.copies import with_copies
 from storage.cursors import mark_changed
-from storage.database import EngineUser, create_engine_for, retry_aborted, translate_errors
+from storage.database import EngineUser, retry_aborted, translate_errors
 from storage.errors import StorageError, UnknownSourceError
-from storage.migrate import ensure_schema
+from storage.migrate import open_database
 from storage.models import Document, FetchStateRow, Run, Source
 from storage.records import (
     BatchResult,
@@ -67,26 +67,11 @@ def open_store(settings: DatabaseSettings) -> Store:
     Raises ``DatabaseError`` (unreachable database, bad URL), ``SchemaOutOfDateError``
     (behind, with auto_migrate off) or ``SchemaTooNewError``.
     """
-    engine = create_engine_for(settings)
-    try:
-        ensure_schema(engine, settings.auto_migrate)
-    except BaseException:
-        engine.dispose()
-        raise
-    return Store(engine)
+    return Store(open_database(settings))
 
 
 class Store(EngineUser):
     """Reads and writes the corpus through one engine (thread-safe, like the engine)."""
-
-    @property
-    def engine(self) -> Engine:
-        """The engine this store uses (for tests and for ``dispose``)."""
-        return self._engine
-
-    def dispose(self) -> None:
-        """Close every pooled connection; the store must not be used afterwards."""
-        self._engine.dispose()
 
     # -- sources and polling -------------------------------------------------------------
 
