@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 SourceKind = Literal["feed", "urls", "sitemap", "site", "files"]
 
+# Letters, digits, '.', '_' and '-', starting with a letter or digit; at most 64.
+SOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -48,7 +51,7 @@ class SourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    id: str = Field(pattern=SOURCE_ID_PATTERN)
     kind: SourceKind
     url: str | None = None  # feed, sitemap or site URL
     path: Path | None = None  # URL list (kind = urls); file or directory (kind = files)

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from crawler.sources import SourceConfig
+from crawler.sources import SOURCE_ID_PATTERN, SourceConfig
 from crawler.urllist import count_lines
 from newsingest.backfill import (
     BAD_LINE_REASON,
@@ -36,7 +36,7 @@ from storage.records import SourceRecord
 logger = logging.getLogger(__name__)
 
 # The rule SourceConfig.id applies to configured sources.
-_SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 
 
 @click.command("backfill")
