@@ -14,8 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from pipeline.copies import FingerprintedText
-from pipeline.fingerprint import fingerprint_text
+from newsingest.copies import fingerprint_articles
 from pipeline.records import Article
 from pipeline.stories import StorySettings, story_doc
 from storage.copies import CopyIndex
@@ -50,16 +49,7 @@ def read_all(corpus: Corpus, filters: CorpusFilter | None = None) -> list[str]:
 
 
 def assign_copies(engine: Engine, articles: list[Article]) -> dict[str, int]:
-    texts = [
-        FingerprintedText(
-            url=a.url,
-            fingerprint=fingerprint_text(a.text, a.content_hash),
-            published_at=a.published_at,
-            text_chars=len(a.text),
-        )
-        for a in articles
-    ]
-    return CopyIndex(engine).assign(texts)
+    return CopyIndex(engine).assign(fingerprint_articles(articles))
 
 
 def assign_stories(engine: Engine, articles: list[Article]) -> dict[str, int]:
