@@ -53,6 +53,12 @@ class StorySettings(BaseModel):
     title_weight: float = Field(2.0, ge=0)  # extra count of each title word
     name_weight: float = Field(2.0, ge=0)  # count of each capitalised multi-word name
     year_weight: float = Field(3.0, ge=1)  # years name events: 2008's quake is not 2013's
+    # Extra count of each word of an article's lead (its first paragraph after the
+    # title): the lead states the event, later paragraphs its background, which is
+    # where two look-alike events meet. ECB+ pairwise F1 over 12 shuffles, tuned
+    # topics 0.823 -> 0.832, held-out 0.810 -> 0.816: a small gain, within noise.
+    lead_weight: float = Field(2.0, ge=0)
+    lead_paragraphs: int = Field(1, ge=0, le=50)  # paragraphs (lines) in the lead
     query_terms: int = Field(10, ge=1, le=200)  # an article's heaviest terms looked up
     candidates: int = Field(5, ge=1, le=200)  # stories scored per article
     # Stored stories sharing fewer of the article's query terms are not read. 2 saves
@@ -181,6 +187,8 @@ def story_doc(
         title_weight=settings.title_weight,
         name_weight=settings.name_weight,
         year_weight=settings.year_weight,
+        lead_weight=settings.lead_weight,
+        lead_paragraphs=settings.lead_paragraphs,
     )
     return StoryDoc(key=key, published_at=published_at, counts=counts, copy_id=copy_id)
 

@@ -116,13 +116,33 @@ def names(text: str) -> list[str]:
     return found
 
 
-def term_counts(
-    title: str, text: str, *, title_weight: float, name_weight: float, year_weight: float = 1.0
-) -> dict[str, float]:
-    """Weighted term frequencies of an article: title words and names count extra.
+def lead(title: str, text: str, paragraphs: int = 1) -> str:
+    """The first ``paragraphs`` non-empty lines of ``text``, after a repeat of the title.
 
-    A title word counts ``title_weight`` times on top of its occurrences in the body;
-    each name found counts ``name_weight`` times (names in the title count both ways).
+    News is written with the event first: the lead says who, what, where and when,
+    and later paragraphs bring background, often earlier events of the same kind.
+    """
+    lines = [line for line in (x.strip() for x in text.splitlines()) if line]
+    if lines and title.strip() and lines[0] == title.strip():
+        lines = lines[1:]
+    return "\n".join(lines[:paragraphs])
+
+
+def term_counts(
+    title: str,
+    text: str,
+    *,
+    title_weight: float,
+    name_weight: float,
+    year_weight: float = 1.0,
+    lead_weight: float = 0.0,
+    lead_paragraphs: int = 1,
+) -> dict[str, float]:
+    """Weighted term frequencies of an article: title, lead words and names count extra.
+
+    A title word counts ``title_weight`` times on top of its occurrences in the body,
+    and a word of the lead (``lead``) ``lead_weight`` times; each name found counts
+    ``name_weight`` times (names in the title count both ways).
     """
     counts: Counter[str] = Counter(plain_terms(text))
     weighted: dict[str, float] = {t: float(n) for t, n in counts.items()}
@@ -131,6 +151,9 @@ def term_counts(
             weighted[term] *= year_weight
     for term in plain_terms(title):
         weighted[term] = weighted.get(term, 0.0) + title_weight
+    if lead_weight > 0 and lead_paragraphs > 0:
+        for term in plain_terms(lead(title, text, lead_paragraphs)):
+            weighted[term] = weighted.get(term, 0.0) + lead_weight
     if name_weight > 0:
         for name in names(title + ".\n" + text):
             weighted[name] = weighted.get(name, 0.0) + name_weight

@@ -17,7 +17,7 @@ from pipeline.stories import (
     story_doc,
     window_around,
 )
-from pipeline.terms import cosine, names, plain_terms, stem, term_counts, tfidf_vector
+from pipeline.terms import cosine, lead, names, plain_terms, stem, term_counts, tfidf_vector
 from tests.conftest import SHARED
 from tests.stories_cases import CHILE, CHILE_AT, JAPAN
 
@@ -95,6 +95,26 @@ def test_title_words_names_and_years_weigh_more() -> None:
     assert counts["n:carolina_toha"] == 2.0
     assert counts["2024"] == 3.0
     assert counts["spoke"] == 1.0
+
+
+def test_the_lead_is_the_first_paragraph_after_a_repeated_title() -> None:
+    text = "Quake in Chile\n\nA quake hit Valparaiso.\nIn 2010 a larger one hit Concepcion."
+    assert lead("Quake in Chile", text) == "A quake hit Valparaiso."
+    assert lead("", text) == "Quake in Chile"
+    assert lead("Quake in Chile", text, 2) == text.split("\n", 2)[2]
+
+
+def test_lead_words_weigh_more_than_background() -> None:
+    counts = term_counts(
+        "",
+        "A quake hit Valparaiso.\nIn 2010 a larger quake hit Concepcion.",
+        title_weight=2.0,
+        name_weight=0.0,
+        lead_weight=2.0,
+    )
+    assert counts["valparaiso"] == 3.0  # once in the body, plus the lead weight
+    assert counts["concepcion"] == 1.0
+    assert counts["quake"] == 4.0
 
 
 def test_tfidf_vectors_are_unit_length_and_rare_terms_weigh_more() -> None:
