@@ -12,8 +12,10 @@ Tables:
 - ``story_counts``: the number of documents counted in the frequencies;
 - ``stories``: each story's vector (heaviest terms of the sum of its members' unit
   vectors), member count, time bounds and when it was last active;
-- ``story_postings``: the inverted index, term -> stories, with the story's time
-  bounds copied in so a window is filtered without a join;
+- ``story_postings``: the inverted index, term -> stories. Its key is (term, end of
+  the story's time span, story), a WITHOUT ROWID table on SQLite, so the stories of a
+  term active in a window are one contiguous index range: a lookup reads only stories
+  that can match, however long the corpus has run (see ``span_keys``);
 - ``story_copies``: copy cluster -> story; ``story_members``: document URL -> story.
 """
 
@@ -22,21 +24,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Dialect,
     Engine,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
     bindparam,
     delete,
-    func,
     insert,
     select,
     text,
@@ -47,13 +48,31 @@ from sqlalchemy.orm import Mapped, mapped_column
 from pipeline.stories import BatchPlan, Story, StoryDoc, StorySettings, Window, plan_batch
 from storage.cursors import mark_changed
 from storage.database import translate_errors, write_engine
-from storage.models import Base, Document, JSONType, UTCDateTime
+from storage.models import Base, Document, JSONType
 from storage.rows import chunked, insert_for
 
 logger = logging.getLogger(__name__)
 
 # Any fixed number: the key of the PostgreSQL advisory lock that serialises clustering.
 _PG_LOCK_KEY = 0x5354_4F52  # "STOR"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# The keys of a story none of whose articles has a date: it matches every window.
+UNDATED_FIRST = -(2**62)
+UNDATED_LAST = 2**62
+
+
+def time_key(when: datetime) -> int:
+    """``when`` as whole microseconds since 1970: exact, and ordered like the times."""
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def span_keys(first_at: datetime | None, last_at: datetime | None) -> tuple[int, int]:
+    """A story's time bounds as posting keys; an undated story spans all time."""
+    first = UNDATED_FIRST if first_at is None else time_key(first_at)
+    last = UNDATED_LAST if last_at is None else time_key(last_at)
+    return first, last
 
 
 class StoryTermRow(Base):
@@ -89,17 +108,22 @@ class StoryRow(Base):
 
 
 class StoryPostingRow(Base):
-    """The inverted index: a story listed under one of its top terms."""
+    """The inverted index: a story listed under one of its top terms.
+
+    The story's time bounds are copied in as integer keys (``span_keys``) and the end
+    one is part of the primary key, so a window is an index range, not a filter.
+    """
 
     __tablename__ = "story_postings"
-    __table_args__ = (Index("ix_story_postings_term_touched", "term", "touched"),)
+    # The primary key is the lookup index; a rowid beside it would only add a B-tree.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     term: Mapped[str] = mapped_column(String, primary_key=True)
+    last_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     story_id: Mapped[int] = mapped_column(
         ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    first_at: Mapped[datetime | None]
-    last_at: Mapped[datetime | None]
+    first_key: Mapped[int] = mapped_column(BigInteger)
     touched: Mapped[int] = mapped_column(Integer)
 
 
@@ -215,8 +239,6 @@ class _ConnIndex:
         # the articles of a batch keep meeting the same few active stories.
         self._read: dict[int, Story] = {}
         self._mark = _placeholder(conn)
-        # How the column type writes a datetime (SQLite: a string that sorts by time).
-        self._when = UTCDateTime().bind_processor(conn.dialect) or _same
         self._decode = _decoders(conn.dialect)
 
     def frequencies(self, terms: Iterable[str]) -> tuple[int, Mapping[str, int]]:
@@ -251,11 +273,9 @@ class _ConnIndex:
         params: list[Any] = list(terms)
         windowed = ""
         if window is not None:
-            windowed = (
-                f" AND (last_at IS NULL OR last_at >= {self._mark})"
-                f" AND (first_at IS NULL OR first_at <= {self._mark})"
-            )
-            params += [self._when(window.start), self._when(window.end)]
+            # ``last_key >= start`` is a range of the primary key under each term.
+            windowed = f" AND last_key >= {self._mark} AND first_key <= {self._mark}"
+            params += [time_key(window.start), time_key(window.end)]
         ids = [
             story_id
             for (story_id,) in self._conn.exec_driver_sql(
@@ -441,22 +461,21 @@ def _reindex(
             .returning(StoryPostingRow.term)
         ):
             removed[term] = removed.get(term, 0) + 1
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[str, int, int, int, int]] = []
     added: dict[str, int] = {}
     for story in sorted(plan.stories.values(), key=lambda s: ids.get(s.id, s.id)):
+        first, last = span_keys(story.first_at, story.last_at)
+        story_id = ids.get(story.id, story.id)
         for term in story.index_terms(n):
             added[term] = added.get(term, 0) + 1
-            rows.append(
-                {
-                    "term": term,
-                    "story_id": ids.get(story.id, story.id),
-                    "first_at": story.first_at,
-                    "last_at": story.last_at,
-                    "touched": touched,
-                }
-            )
+            rows.append((term, last, story_id, first, touched))
     if rows:
-        conn.execute(insert(StoryPostingRow), rows)
+        _executemany(
+            conn,
+            "INSERT INTO story_postings (term, last_key, story_id, first_key, touched) "
+            "VALUES ({p}, {p}, {p}, {p}, {p})",
+            rows,
+        )
     changes = {t: added.get(t, 0) - removed.get(t, 0) for t in set(added) | set(removed)}
     changes = {t: d for t, d in changes.items() if d}
     if changes:
@@ -485,21 +504,23 @@ def _trim(conn: Connection, terms: Sequence[str], cap: int) -> None:
             )
         )
     for term in long:
-        keep = (
-            select(StoryPostingRow.story_id)
-            .where(StoryPostingRow.term == term)
-            .order_by(StoryPostingRow.touched.desc(), StoryPostingRow.story_id.desc())
-            .limit(cap)
+        # A list is at most a few times ``cap`` long: ranking it here is cheaper than
+        # keeping a second index on (term, touched) up to date on every write.
+        listed = conn.execute(
+            select(
+                StoryPostingRow.last_key, StoryPostingRow.story_id, StoryPostingRow.touched
+            ).where(StoryPostingRow.term == term)
+        ).all()
+        listed.sort(key=lambda row: (row.touched, row.story_id), reverse=True)
+        _executemany(
+            conn,
+            "DELETE FROM story_postings WHERE term = {p} AND last_key = {p} AND story_id = {p}",
+            [(term, row.last_key, row.story_id) for row in listed[cap:]],
         )
         conn.execute(
-            delete(StoryPostingRow).where(
-                StoryPostingRow.term == term,
-                StoryPostingRow.story_id.not_in(keep.scalar_subquery()),
-            )
+            update(StoryTermRow)
+            .where(StoryTermRow.term == term)
+            .values(postings=min(cap, len(listed)))
         )
-        count = conn.scalar(
-            select(func.count()).select_from(StoryPostingRow).where(StoryPostingRow.term == term)
-        )
-        conn.execute(update(StoryTermRow).where(StoryTermRow.term == term).values(postings=count))
     if long:
         logger.debug("Trimmed the story postings of %d terms to %d stories", len(long), cap)

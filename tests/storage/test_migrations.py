@@ -6,11 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, Row, inspect, text
 
 from alembic import command
 from storage.errors import SchemaOutOfDateError, SchemaTooNewError
@@ -24,6 +26,7 @@ from storage.migrate import (
     upgrade,
 )
 from storage.schema import metadata
+from storage.stories import UNDATED_FIRST, UNDATED_LAST, time_key
 
 REPO = SCRIPT_LOCATION.parent
 # Every table the models define (features add theirs through storage.schema).
@@ -46,6 +49,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("extra")
 '''
+
+
+def _rows(engine: Engine, sql: str) -> list[Row[Any]]:
+    with engine.begin() as conn:
+        return list(conn.execute(text(sql)))
 
 
 def tables(engine: Engine) -> set[str]:
@@ -91,7 +99,10 @@ def test_alembic_command_line(database_url: str, engine: Engine) -> None:
     for args in (["upgrade", "head"], ["downgrade", "base"], ["upgrade", "head"]):
         subprocess.run(
             [str(alembic), "-x", f"url={database_url}", *args],
-            cwd=REPO, env=env, check=True, capture_output=True,
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
         )
     assert current_revision(engine) == head_revision()
     assert tables(engine) == TABLES
@@ -138,3 +149,49 @@ def test_alembic_config_does_not_depend_on_cwd(
     # The newest migration file, found without Alembic, is the head from anywhere.
     versions = Path(__file__).resolve().parents[2] / "alembic" / "versions"
     assert head_revision() == max(p.name.split("_")[0] for p in versions.glob("0*.py"))
+
+
+def test_story_postings_survive_the_move_to_time_keys(engine: Engine) -> None:
+    """0008 re-keys the story index by time: listed stories stay listed, both ways."""
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0007")
+        conn.execute(
+            text(
+                "INSERT INTO stories (id, vector, members, first_at, last_at, touched) VALUES "
+                "(1, '{}', 2, '2024-03-01 10:00:00.000000', '2024-03-02 12:30:00.250000', 5), "
+                "(2, '{}', 1, NULL, NULL, 6)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO story_postings (term, story_id, first_at, last_at, touched) VALUES "
+                "('quake', 1, '2024-03-01 10:00:00.000000', '2024-03-02 12:30:00.250000', 5), "
+                "('n:kim_jong_un', 1, '2024-03-01 10:00:00.000000', "
+                "'2024-03-02 12:30:00.250000', 5), ('quake', 2, NULL, NULL, 6)"
+            )
+        )
+    upgrade(engine)
+    stored = {
+        (row.term, row.story_id): (row.first_key, row.last_key, row.touched)
+        for row in _rows(engine, "SELECT * FROM story_postings")
+    }
+    assert stored == {
+        ("quake", 1): (
+            time_key(datetime(2024, 3, 1, 10, tzinfo=UTC)),
+            time_key(datetime(2024, 3, 2, 12, 30, 0, 250_000, tzinfo=UTC)),
+            5,
+        ),
+        ("n:kim_jong_un", 1): stored[("quake", 1)],
+        ("quake", 2): (UNDATED_FIRST, UNDATED_LAST, 6),
+    }
+    downgrade(engine, "0007")
+    back = {
+        (row.term, row.story_id): (row.first_at, row.last_at)
+        for row in _rows(engine, "SELECT * FROM story_postings")
+    }
+    assert back[("quake", 2)] == (None, None)
+    assert back[("quake", 1)][1] is not None
+    assert str(back[("quake", 1)][1]).startswith("2024-03-02 12:30:00.25")
+    assert len(back) == 3
