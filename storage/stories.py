@@ -506,11 +506,13 @@ def _trim(conn: Connection, terms: Sequence[str], cap: int) -> None:
     for term in long:
         # A list is at most a few times ``cap`` long: ranking it here is cheaper than
         # keeping a second index on (term, touched) up to date on every write.
-        listed = conn.execute(
-            select(
-                StoryPostingRow.last_key, StoryPostingRow.story_id, StoryPostingRow.touched
-            ).where(StoryPostingRow.term == term)
-        ).all()
+        listed = list(
+            conn.execute(
+                select(
+                    StoryPostingRow.last_key, StoryPostingRow.story_id, StoryPostingRow.touched
+                ).where(StoryPostingRow.term == term)
+            )
+        )
         listed.sort(key=lambda row: (row.touched, row.story_id), reverse=True)
         _executemany(
             conn,

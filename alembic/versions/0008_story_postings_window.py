@@ -14,7 +14,7 @@ active in a window are one contiguous range. The rows are carried over.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,24 +32,31 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 UNDATED_FIRST = -(2**62)
 UNDATED_LAST = 2**62
-CHUNK = 10_000
+CHUNK = 10_000  # rows copied at a time
 
-OLD = sa.table(
-    "story_postings_old",
-    sa.column("term", sa.String()),
-    sa.column("story_id", sa.Integer()),
-    sa.column("first_at", UTC_DATETIME),
-    sa.column("last_at", UTC_DATETIME),
-    sa.column("touched", sa.Integer()),
-)
-NEW = sa.table(
-    "story_postings_new",
-    sa.column("term", sa.String()),
-    sa.column("last_key", sa.BigInteger()),
-    sa.column("story_id", sa.Integer()),
-    sa.column("first_key", sa.BigInteger()),
-    sa.column("touched", sa.Integer()),
-)
+
+def _keyed_columns() -> list[Any]:
+    """This revision's ``story_postings``: bounds as keys, the end one in the key."""
+    return [
+        sa.Column("term", sa.String(), nullable=False),
+        sa.Column("last_key", sa.BigInteger(), nullable=False),
+        sa.Column("story_id", sa.Integer(), nullable=False),
+        sa.Column("first_key", sa.BigInteger(), nullable=False),
+        sa.Column("touched", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("term", "last_key", "story_id", name="pk_story_postings"),
+    ]
+
+
+def _dated_columns() -> list[Any]:
+    """The previous revision's ``story_postings``: bounds as nullable datetimes."""
+    return [
+        sa.Column("term", sa.String(), nullable=False),
+        sa.Column("story_id", sa.Integer(), nullable=False),
+        sa.Column("first_at", UTC_DATETIME, nullable=True),
+        sa.Column("last_at", UTC_DATETIME, nullable=True),
+        sa.Column("touched", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("term", "story_id", name="pk_story_postings"),
+    ]
 
 
 def _key(when: datetime | None, undated: int) -> int:
@@ -73,98 +80,78 @@ def _pages(table: Any, *key: str) -> Iterator[list[Any]]:
         query = sa.select(table).order_by(*columns).limit(CHUNK)
         if after is not None:
             query = query.where(sa.tuple_(*columns) > sa.tuple_(*after))
-        page = bind.execute(query).all()
+        page = list(bind.execute(query))
         if not page:
             return
         yield page
         after = tuple(getattr(page[-1], k) for k in key)
 
 
-def _rename_primary_key(table: str, old: str, new: str) -> None:
-    """PostgreSQL names a primary key's index in the schema, so two tables cannot both
-    have ``pk_story_postings`` while one replaces the other; SQLite has no such names."""
+def _rebuild(
+    columns: list[Any],
+    convert: Callable[[Any], dict[str, Any]],
+    old_key: Sequence[str],
+    indexes: Sequence[tuple[str, list[str]]],
+    **table_options: Any,
+) -> None:
+    """Replace ``story_postings`` by a table of ``columns``, each row ``convert``-ed."""
+    op.drop_index("ix_story_postings_story_id", table_name="story_postings")
+    op.rename_table("story_postings", "story_postings_old")
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {old} TO {new}")
-
-
-def _story_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["story_id"], ["stories.id"], name=f"fk_{table}_story_id_stories", ondelete="CASCADE"
+        # PostgreSQL names a primary key's index in the schema, so the old table's must
+        # move aside before the new one takes the name; SQLite has no such names.
+        op.execute(
+            "ALTER TABLE story_postings_old RENAME CONSTRAINT pk_story_postings "
+            "TO pk_story_postings_old"
+        )
+    new = op.create_table(
+        "story_postings_new",
+        *columns,
+        sa.ForeignKeyConstraint(
+            ["story_id"],
+            ["stories.id"],
+            name="fk_story_postings_story_id_stories",
+            ondelete="CASCADE",
+        ),
+        **table_options,
     )
-
-
-def _drop_indexes(names: Sequence[str]) -> None:
-    for name in names:
-        op.drop_index(name, table_name="story_postings")
+    old = sa.Table("story_postings_old", sa.MetaData(), autoload_with=op.get_bind())
+    bind = op.get_bind()
+    for page in _pages(old, *old_key):
+        bind.execute(new.insert(), [convert(row) for row in page])
+    op.drop_table("story_postings_old")
+    op.rename_table("story_postings_new", "story_postings")
+    for name, indexed in [("ix_story_postings_story_id", ["story_id"]), *indexes]:
+        op.create_index(name, "story_postings", indexed, unique=False)
 
 
 def upgrade() -> None:
-    _drop_indexes(["ix_story_postings_term_touched", "ix_story_postings_story_id"])
-    op.rename_table("story_postings", "story_postings_old")
-    _rename_primary_key("story_postings_old", "pk_story_postings", "pk_story_postings_old")
-    op.create_table(
-        "story_postings_new",
-        sa.Column("term", sa.String(), nullable=False),
-        sa.Column("last_key", sa.BigInteger(), nullable=False),
-        sa.Column("story_id", sa.Integer(), nullable=False),
-        sa.Column("first_key", sa.BigInteger(), nullable=False),
-        sa.Column("touched", sa.Integer(), nullable=False),
-        _story_fk("story_postings"),
-        sa.PrimaryKeyConstraint("term", "last_key", "story_id", name="pk_story_postings"),
+    op.drop_index("ix_story_postings_term_touched", table_name="story_postings")
+    _rebuild(
+        _keyed_columns(),
+        lambda r: {
+            "term": r.term,
+            "last_key": _key(r.last_at, UNDATED_LAST),
+            "story_id": r.story_id,
+            "first_key": _key(r.first_at, UNDATED_FIRST),
+            "touched": r.touched,
+        },
+        old_key=("term", "story_id"),
+        indexes=(),
         sqlite_with_rowid=False,
     )
-    bind = op.get_bind()
-    for chunk in _pages(OLD, "term", "story_id"):
-        bind.execute(
-            NEW.insert(),
-            [
-                {
-                    "term": r.term,
-                    "last_key": _key(r.last_at, UNDATED_LAST),
-                    "story_id": r.story_id,
-                    "first_key": _key(r.first_at, UNDATED_FIRST),
-                    "touched": r.touched,
-                }
-                for r in chunk
-            ],
-        )
-    op.drop_table("story_postings_old")
-    op.rename_table("story_postings_new", "story_postings")
-    op.create_index("ix_story_postings_story_id", "story_postings", ["story_id"], unique=False)
 
 
 def downgrade() -> None:
-    _drop_indexes(["ix_story_postings_story_id"])
-    op.rename_table("story_postings", "story_postings_new")
-    _rename_primary_key("story_postings_new", "pk_story_postings", "pk_story_postings_new")
-    op.create_table(
-        "story_postings_old",
-        sa.Column("term", sa.String(), nullable=False),
-        sa.Column("story_id", sa.Integer(), nullable=False),
-        sa.Column("first_at", UTC_DATETIME, nullable=True),
-        sa.Column("last_at", UTC_DATETIME, nullable=True),
-        sa.Column("touched", sa.Integer(), nullable=False),
-        _story_fk("story_postings"),
-        sa.PrimaryKeyConstraint("term", "story_id", name="pk_story_postings"),
+    _rebuild(
+        _dated_columns(),
+        lambda r: {
+            "term": r.term,
+            "story_id": r.story_id,
+            "first_at": _when(r.first_key),
+            "last_at": _when(r.last_key),
+            "touched": r.touched,
+        },
+        old_key=("term", "last_key", "story_id"),
+        indexes=[("ix_story_postings_term_touched", ["term", "touched"])],
     )
-    bind = op.get_bind()
-    for chunk in _pages(NEW, "term", "last_key", "story_id"):
-        bind.execute(
-            OLD.insert(),
-            [
-                {
-                    "term": r.term,
-                    "story_id": r.story_id,
-                    "first_at": _when(r.first_key),
-                    "last_at": _when(r.last_key),
-                    "touched": r.touched,
-                }
-                for r in chunk
-            ],
-        )
-    op.drop_table("story_postings_new")
-    op.rename_table("story_postings_old", "story_postings")
-    op.create_index(
-        "ix_story_postings_term_touched", "story_postings", ["term", "touched"], unique=False
-    )
-    op.create_index("ix_story_postings_story_id", "story_postings", ["story_id"], unique=False)
