@@ -1,11 +1,19 @@
 """The copy index in the database: signatures, LSH band keys and copy clusters.
 
-Three tables, all keyed by ``documents.id``:
+The tables, keyed by ``documents.id`` but for the clusters' own:
 
 * ``copy_bands`` (band key, document id): one row per LSH band of each document's
   MinHash signature, the primary key doubling as the index, so the documents sharing
   a band with a new text come from one indexed lookup per band, however large the
   corpus. A WITHOUT ROWID table on SQLite: the index is the table.
+* ``copy_bands_recent``: the same rows for the documents fingerprinted since the last
+  merge. New keys go here, and once it holds ``recent_band_rows`` rows they move into
+  ``copy_bands`` in one key-ordered pass (``copy_index_state`` counts them). Why: band
+  keys are random, so each batch's few thousand keys land on as many different pages
+  of the big table, and once that table outgrows the cache every batch rewrites
+  thousands of pages, growing the cost per document with the corpus. The small table
+  stays in the cache, and a sorted merge writes each page of the big one once for
+  many keys. Lookups read both.
 * ``copy_members``: each fingerprinted document's signature, exact hash and copy
   cluster, plus what the representative rule needs (publish time, text length).
 * ``copy_clusters``: one row per copy cluster with its representative and size.
@@ -70,6 +78,11 @@ logger = logging.getLogger(__name__)
 _PG_COPY_LOCK = 0x636F7079
 # Band keys per IN (...) list: far below SQLite's 32766 bound parameters.
 _KEY_CHUNK = 2000
+# Rows the recent band table holds before they are merged into ``copy_bands``: about
+# 10,000 documents' worth (42 keys each), a few MB that stay in SQLite's page cache.
+# Larger merges less often; see benchmarks/dedup_scale.py for the effect.
+RECENT_BAND_ROWS = 400_000
+_BAND_TABLES = ("copy_bands", "copy_bands_recent")
 
 
 class CopyClusterRow(Base):
@@ -108,6 +121,25 @@ class CopyBandRow(Base):
 
     band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     document_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class RecentCopyBandRow(Base):
+    """A band key of a document fingerprinted since the last merge into ``copy_bands``."""
+
+    __tablename__ = "copy_bands_recent"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class CopyIndexStateRow(Base):
+    """The one row (id 1) counting the rows added to ``copy_bands_recent`` since its merge."""
+
+    __tablename__ = "copy_index_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recent_rows: Mapped[int] = mapped_column(BigInteger)
 
 
 class CopyNotFoundError(StorageError, LookupError):
@@ -159,10 +191,17 @@ class CopyIndex:
     Thread-safe like the engine; any number of processes may share one database.
     """
 
-    def __init__(self, engine: Engine, settings: CopySettings | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: CopySettings | None = None,
+        *,
+        recent_band_rows: int = RECENT_BAND_ROWS,
+    ) -> None:
         self._engine = engine
         self._writer = write_engine(engine)
         self.settings = settings or CopySettings()
+        self.recent_band_rows = recent_band_rows
 
     # -- reads -------------------------------------------------------------------------
 
@@ -280,7 +319,7 @@ class CopyIndex:
             with self._writer.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_COPY_LOCK})
-                return _Assignment(conn, self.settings).run(texts)
+                return _Assignment(conn, self.settings, self.recent_band_rows).run(texts)
 
         # PostgreSQL may pick this transaction as a deadlock's victim (a worker storing
         # the same URLs holds their rows); it rolled back whole, so it is run again.
@@ -306,9 +345,10 @@ class _Assignment:
     placed, so a batch costs a handful of queries whatever its size.
     """
 
-    def __init__(self, conn: Connection, settings: CopySettings) -> None:
+    def __init__(self, conn: Connection, settings: CopySettings, recent_band_rows: int) -> None:
         self.conn = conn
         self.settings = settings
+        self.recent_band_rows = recent_band_rows
         self.now = datetime.now(UTC)
         self.bands: dict[int, list[int]] = defaultdict(list)  # band key -> document ids
         self.by_hash: dict[str, list[int]] = defaultdict(list)  # content hash -> documents
@@ -429,7 +469,10 @@ class _Assignment:
             # literals: binding thousands of parameters per batch costs more than the read.
             literals = ",".join(str(int(key)) for key in chunk)
             rows = self.conn.exec_driver_sql(
-                f"SELECT band_key, document_id FROM copy_bands WHERE band_key IN ({literals})"
+                " UNION ALL ".join(
+                    f"SELECT band_key, document_id FROM {table} WHERE band_key IN ({literals})"
+                    for table in _BAND_TABLES
+                )
             )
             for key, doc in rows:
                 self.bands[key].append(doc)
@@ -550,9 +593,10 @@ class _Assignment:
             for key in band_keys(existing[doc].signature)
         )
         if stale:
-            self._executemany(
-                "DELETE FROM copy_bands WHERE band_key = {p} AND document_id = {p}", stale
-            )
+            for table in _BAND_TABLES:
+                self._executemany(
+                    f"DELETE FROM {table} WHERE band_key = {{p}} AND document_id = {{p}}", stale
+                )
         members = [
             {
                 "document_id": doc,
@@ -582,12 +626,36 @@ class _Assignment:
         )
         if bands:
             self._executemany(
-                "INSERT INTO copy_bands (band_key, document_id) VALUES ({p}, {p}) "
+                "INSERT INTO copy_bands_recent (band_key, document_id) VALUES ({p}, {p}) "
                 "ON CONFLICT DO NOTHING",
                 bands,
             )
+            self._merge_when_full(len(bands))
         self._update_clusters()
         return real
+
+    def _merge_when_full(self, added: int) -> None:
+        """Count the rows just added to the recent band table; past the limit, move them
+        all into ``copy_bands`` in key order and start again from an empty table."""
+        stmt = insert_for(self.conn, CopyIndexStateRow).values(id=1, recent_rows=added)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[CopyIndexStateRow.id],
+            set_={"recent_rows": CopyIndexStateRow.recent_rows + added},
+        )
+        pending = self.conn.execute(stmt.returning(CopyIndexStateRow.recent_rows)).scalar_one()
+        if pending < self.recent_band_rows:
+            return
+        # "WHERE true": SQLite's parser would otherwise read ON CONFLICT as a join's ON.
+        self.conn.exec_driver_sql(
+            "INSERT INTO copy_bands (band_key, document_id) "
+            "SELECT band_key, document_id FROM copy_bands_recent WHERE true "
+            "ORDER BY band_key, document_id ON CONFLICT DO NOTHING"
+        )
+        self.conn.exec_driver_sql("DELETE FROM copy_bands_recent")
+        self.conn.execute(
+            update(CopyIndexStateRow).where(CopyIndexStateRow.id == 1).values(recent_rows=0)
+        )
+        logger.debug("copy index: merged %d recent band keys", pending)
 
     def _executemany(self, sql: str, rows: list[tuple[int, int]]) -> None:
         """Run ``sql`` once per row through the driver: the band-key rows are many and

@@ -15,11 +15,14 @@ from pipeline.copies import CopySettings
 from pipeline.fingerprint import fingerprint_text
 from pipeline.records import Article
 from storage.copies import (
+    RECENT_BAND_ROWS,
     CopyBandRow,
     CopyClusterRow,
     CopyIndex,
+    CopyIndexStateRow,
     CopyMemberRow,
     CopyNotFoundError,
+    RecentCopyBandRow,
 )
 from storage.database import create_engine_for
 from storage.settings import DatabaseSettings
@@ -60,10 +63,21 @@ def write(store: Store, stage: CopyStage, articles: list[Article]) -> None:
 
 
 def counts(engine: Engine) -> tuple[int, int, int]:
+    """Copy clusters, fingerprinted documents, band keys (in either band table)."""
+    with engine.connect() as conn:
+        clusters, members, bands, recent = (
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (CopyClusterRow, CopyMemberRow, CopyBandRow, RecentCopyBandRow)
+        )
+    return clusters, members, bands + recent
+
+
+def band_keys_of(engine: Engine, document_id: int) -> tuple[set[int], set[int]]:
+    """A document's band keys in the big table and in the recent one."""
     with engine.connect() as conn:
         return tuple(  # type: ignore[return-value]
-            conn.scalar(select(func.count()).select_from(t))
-            for t in (CopyClusterRow, CopyMemberRow, CopyBandRow)
+            set(conn.scalars(select(t.band_key).where(t.document_id == document_id)))
+            for t in (CopyBandRow, RecentCopyBandRow)
         )
 
 
@@ -104,7 +118,7 @@ def test_representative_is_the_earliest_copy_then_the_longest(store: Store) -> N
     text = TEXTS[2]
     first = article("http://127.0.0.1/r/1", text=text, published_at=T0)
     write(store, stage, [first])
-    ids = {}
+    ids: dict[str, int] = {}
 
     def rep() -> str:
         cluster = index.cluster(index.copy_of(first.url))
@@ -159,8 +173,11 @@ def test_the_index_survives_a_restart(store: Store, database_url: str) -> None:
         engine.dispose()
 
 
-def test_a_changed_text_is_fingerprinted_again(store: Store) -> None:
-    stage = stage_for(store)
+@pytest.mark.parametrize("recent_band_rows", [RECENT_BAND_ROWS, 1], ids=["recent", "merged"])
+def test_a_changed_text_is_fingerprinted_again(store: Store, recent_band_rows: int) -> None:
+    # With a limit of one row, every batch's keys move to the big table at once, so the
+    # old keys are deleted from there; with the default they are still in the recent one.
+    stage = CopyStage(CopyIndex(store.engine, recent_band_rows=recent_band_rows))
     index = stage.index
     url = "http://127.0.0.1/changing"
     write(store, stage, [article(url, text=TEXTS[4], published_at=T0 - timedelta(1))])
@@ -181,11 +198,37 @@ def test_a_changed_text_is_fingerprinted_again(store: Store) -> None:
     assert index.copy_of(url) != shared
     assert index.cluster(shared).members == (index.cluster(shared).representative_id,)
 
+    merged, recent = band_keys_of(store.engine, doc.id)
+    assert merged | recent == set(fingerprint_text(TEXTS[5]).band_keys)
+    assert not (merged if recent_band_rows == RECENT_BAND_ROWS else recent)
+
+
+def test_recent_band_keys_are_merged_and_copies_are_found_on_both_sides(store: Store) -> None:
+    originals = [article(f"http://127.0.0.1/m/{n}", text=TEXTS[n]) for n in range(3)]
+    keys = [len(set(f.fingerprint.band_keys)) for f in fingerprint_articles(originals)]
+    # The recent table is full once the first two documents' keys have arrived.
+    stage = CopyStage(CopyIndex(store.engine, recent_band_rows=keys[0] + keys[1]))
+    for original in originals:
+        write(store, stage, [original])
+    ids = {d.url: d.id for d in store.documents()}
+    where = [band_keys_of(store.engine, ids[a.url]) for a in originals]
+    assert [(len(merged), len(recent)) for merged, recent in where] == [
+        (keys[0], 0),
+        (keys[1], 0),
+        (0, keys[2]),
+    ]
     with store.engine.connect() as conn:
-        keys = set(
-            conn.scalars(select(CopyBandRow.band_key).where(CopyBandRow.document_id == doc.id))
-        )
-    assert keys == set(fingerprint_text(TEXTS[5]).band_keys)
+        assert conn.scalar(select(CopyIndexStateRow.recent_rows)) == keys[2]
+
+    # A copy of a merged text and a copy of a recent one both find their original.
+    copies = [article(f"http://127.0.0.1/m/copy/{n}", text=variant(TEXTS[n], 1)) for n in (0, 2)]
+    write(store, stage, copies)
+    index = stage.index
+    assert index.copy_of(copies[0].url) == index.copy_of(originals[0].url)
+    assert index.copy_of(copies[1].url) == index.copy_of(originals[2].url)
+    assert counts(store.engine)[2] == sum(
+        len(set(f.fingerprint.band_keys)) for f in fingerprint_articles([*originals, *copies])
+    )
 
 
 def test_unknown_documents_have_no_copy(store: Store) -> None:
@@ -210,7 +253,8 @@ def write_copies(database_url: str, seed: int) -> None:
     rng = random.Random(seed)
     engine = create_engine_for(DatabaseSettings(url=database_url))
     try:
-        store, stage = Store(engine), CopyStage(CopyIndex(engine))
+        # A small recent table, so both writers also merge it into the big one.
+        store, stage = Store(engine), CopyStage(CopyIndex(engine, recent_band_rows=300))
         batch = [
             article(f"http://127.0.0.1/w{seed}/{t}/{n}", text=variant(text, n + seed))
             for t, text in enumerate(TEXTS)
