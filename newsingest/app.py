@@ -27,10 +27,12 @@ class App:
 
 def batch_stages(settings: Settings, store: Store) -> list[BatchStage]:
     """The in-process stages around each batch write, in the order they run."""
+    # First: every later stage may ask for the copy cluster of the batch's documents;
+    # and documents cleaned again by the learned boilerplate are fingerprinted again.
+    copies = copy_stage(settings.copies, store)
     stages: list[BatchStage] = [
-        # First: every later stage may ask for the copy cluster of the batch's documents.
-        copy_stage(settings.copies, store),
-        learned_boilerplate(settings, store),
+        copies,
+        learned_boilerplate(settings, store, on_rewritten=copies.refresh),
     ]
     if settings.stories.enabled:  # last: it reads the copy clusters of the batch
         stages.append(story_stage(settings.stories, store.engine))

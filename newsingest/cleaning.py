@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from newsingest.config import Settings
@@ -65,9 +65,17 @@ class RecleanResult:
 class LearnedBoilerplate:
     """The batch stage: remove known host boilerplate, then learn from what was written."""
 
-    def __init__(self, store: BoilerplateStore, settings: BoilerplateSettings) -> None:
+    def __init__(
+        self,
+        store: BoilerplateStore,
+        settings: BoilerplateSettings,
+        on_rewritten: Callable[[list[int]], object] | None = None,
+    ) -> None:
         self._store = store
         self._settings = settings
+        # Told the ids of stored documents cleaned again, so that what was derived
+        # from their old text (copy fingerprints) can follow.
+        self._on_rewritten = on_rewritten
 
     def before_save(self, articles: list[Article]) -> list[Article]:
         """Each article without its host's known paragraphs, its content hash redone."""
@@ -126,6 +134,8 @@ class LearnedBoilerplate:
                     )
                 )
         changed = self._store.apply(changes, mark_known=[p.id for p in learned])
+        if changed and self._on_rewritten is not None:
+            self._on_rewritten([c.document_id for c in changes])
         logger.info(
             "learned %d boilerplate paragraph(s) of %s; re-cleaned %d stored document(s)",
             len(learned),
@@ -144,10 +154,12 @@ class LearnedBoilerplate:
         return {host: self._store.known_paragraphs(host, h) for host, h in hashes.items()}
 
 
-def learned_boilerplate(settings: Settings, store: Store) -> LearnedBoilerplate:
+def learned_boilerplate(
+    settings: Settings, store: Store, on_rewritten: Callable[[list[int]], object] | None = None
+) -> LearnedBoilerplate:
     """The batch stage for ``settings``, on ``store``'s database."""
     return LearnedBoilerplate(
-        BoilerplateStore(store.engine, settings.boilerplate), settings.boilerplate
+        BoilerplateStore(store.engine, settings.boilerplate), settings.boilerplate, on_rewritten
     )
 
 

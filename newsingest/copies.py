@@ -3,17 +3,25 @@
 Runs in the process that owns the database, first among the batch stages, so the
 stages after it (the story stage) find every document of the batch with a copy cluster
 id: ``storage.copies.CopyIndex(engine).copy_of(document_id or url)``.
+
+A stored text that changes later (cleaned again once a host's boilerplate is
+learned) is fingerprinted again, so its copy cluster follows it: ``refresh`` when the
+learned-boilerplate stage says which documents it rewrote, ``catch_up`` at start-up
+for what other processes (``newsingest reclean``) rewrote.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
 
 from pipeline.copies import CopySettings, FingerprintedText
 from pipeline.fingerprint import fingerprint_text
 from pipeline.records import Article
-from storage.copies import CopyIndex
+from storage.copies import CopyIndex, Unfingerprinted
+from storage.rows import chunked
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -45,31 +53,48 @@ class CopyStage:
         )
 
     def catch_up(self) -> int:
-        """Assign clusters to stored articles that have none; returns how many.
+        """Fingerprint the stored articles that need it; returns how many.
 
         Articles stored before the copy stage existed, or by a process that stopped
-        between writing a batch and assigning it, would otherwise never get one: a
-        stored URL is not fetched again.
+        between writing a batch and assigning it, would otherwise never get a cluster
+        (a stored URL is not fetched again); and a text cleaned again by another
+        process, or by an older newsingest, would keep the old text's fingerprint.
         """
         done = last = 0
-        while pending := self.index.unassigned(_CATCH_UP_BATCH, after=last):
+        while pending := self.index.unfingerprinted(_CATCH_UP_BATCH, after=last):
             last = pending[-1].id
-            texts = [
-                FingerprintedText(
-                    url=p.url,
-                    fingerprint=fingerprint_text(p.text, p.content_hash),
-                    published_at=p.published_at,
-                    text_chars=len(p.text),
-                )
-                for p in pending
-            ]
-            done += len(self.index.assign(texts))
+            done += self._assign(pending)
         if done:
-            logger.info("copy stage: caught up %d stored articles without a copy cluster", done)
+            logger.info("copy stage: caught up %d stored articles (new or changed text)", done)
         return done
 
+    def refresh(self, document_ids: Iterable[int]) -> int:
+        """Fingerprint again those of ``document_ids`` whose stored text changed since
+        they were fingerprinted (cleaning them again removed learned boilerplate), so
+        their copy clusters follow the text; returns how many."""
+        done = 0
+        for chunk in chunked(sorted(set(document_ids)), _CATCH_UP_BATCH):
+            done += self._assign(self.index.unfingerprinted(len(chunk), among=chunk))
+        return done
 
-def fingerprint_articles(articles: Iterable[Article]) -> list[FingerprintedText]:
+    def _assign(self, pending: Sequence[Unfingerprinted]) -> int:
+        return len(self.index.assign(fingerprint_articles(pending)))
+
+
+class CleanText(Protocol):
+    """What fingerprinting reads of an article, written (``Article``) or stored."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def published_at(self) -> datetime | None: ...
+
+
+def fingerprint_articles(articles: Iterable[CleanText]) -> list[FingerprintedText]:
     """Fingerprint the clean text of each article."""
     return [
         FingerprintedText(

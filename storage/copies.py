@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +50,7 @@ from sqlalchemy import (
     String,
     delete,
     insert,
+    or_,
     select,
     text,
     update,
@@ -163,8 +164,9 @@ class CopyCluster:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Unassigned:
-    """A stored article that has no copy cluster yet (stored before the copy stage ran)."""
+class Unfingerprinted:
+    """A stored article without a current fingerprint: it has no copy cluster yet, or
+    its text changed (it was cleaned again) after it was fingerprinted."""
 
     id: int
     url: str
@@ -272,10 +274,13 @@ class CopyIndex:
                     id=cluster_id, representative_id=rep, members=tuple(members[cluster_id])
                 )
 
-    def unassigned(self, limit: int = 500, after: int = 0) -> list[Unassigned]:
-        """Stored articles without a copy cluster (e.g. stored by an older newsingest),
-        in document id order from just past ``after`` (keyset paging: each page is an
-        index range, not a rescan from the start)."""
+    def unfingerprinted(
+        self, limit: int = 500, after: int = 0, among: Collection[int] | None = None
+    ) -> list[Unfingerprinted]:
+        """Stored articles with no copy cluster (e.g. stored by an older newsingest) or
+        fingerprinted from a text they no longer have (cleaned again since), in document
+        id order from just past ``after`` (keyset paging: each page is an index range,
+        not a rescan from the start); only those in ``among`` when it is given."""
         query = (
             select(
                 Document.id,
@@ -288,14 +293,19 @@ class CopyIndex:
             .where(
                 Document.id > after,
                 Document.status == "ok",
-                CopyMemberRow.document_id.is_(None),
+                or_(
+                    CopyMemberRow.document_id.is_(None),
+                    CopyMemberRow.content_hash != Document.content_hash,
+                ),
             )
             .order_by(Document.id)
             .limit(limit)
         )
+        if among is not None:
+            query = query.where(Document.id.in_(sorted(among)))
         with self._read() as conn:
             return [
-                Unassigned(
+                Unfingerprinted(
                     id=doc, url=url, text=body or "", content_hash=h or "", published_at=published
                 )
                 for doc, url, body, h, published in conn.execute(query)

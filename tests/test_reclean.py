@@ -17,6 +17,7 @@ import pytest
 
 from newsingest.app import open_app
 from newsingest.config import Settings, build_settings
+from storage.copies import CopyIndex
 from storage.records import StoredDocument
 from storage.settings import DatabaseSettings
 from storage.store import Store, open_store
@@ -156,6 +157,8 @@ def test_learned_line_leaves_every_page_of_its_host_and_only_its_host(
             assert STATEMENT in (doc.raw_text or "")
         [festival] = docs_of(store, "other")
         assert STATEMENT in (festival.text or "")  # another host never learned it
+        # The copy fingerprints were taken again from the cleaned texts.
+        assert CopyIndex(store.engine).unfingerprinted() == []
 
     # A restart: a new process on the same database still knows the line.
     serve(tribune, ["ferry", "bridge", "school", "lighthouse", "market", "festival"])
@@ -202,13 +205,15 @@ def test_reclean_and_explain_from_the_command_line(
     first = newsingest("--config", config, "reclean", "--source", "tribune")
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == (
-        "Re-cleaned 4 document(s): 4 changed, 1 boilerplate paragraph(s) newly learned."
+        "Re-cleaned 4 document(s): 4 changed, 1 boilerplate paragraph(s) newly learned, "
+        "4 copy fingerprint(s) taken again."
     )
     with stored(sqlite_url) as store:
         assert all(STATEMENT not in (d.text or "") for d in docs_of(store, "tribune"))
     again = newsingest("--config", config, "reclean")
     assert again.stdout.strip() == (
-        "Re-cleaned 4 document(s): 0 changed, 0 boilerplate paragraph(s) newly learned."
+        "Re-cleaned 4 document(s): 0 changed, 0 boilerplate paragraph(s) newly learned, "
+        "0 copy fingerprint(s) taken again."
     )
 
     shown = newsingest("--config", config, "explain", url)

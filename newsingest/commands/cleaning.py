@@ -29,7 +29,9 @@ _BATCH_OPTION_MAX = 10_000
 def reclean_command(ctx: Context, source_id: str | None, batch_size: int) -> None:
     """Clean stored documents again from their raw text (rules, then learned boilerplate)."""
     from newsingest.cleaning import reclean
+    from newsingest.copies import CopyStage
     from storage.boilerplate import BoilerplateStore
+    from storage.copies import CopyIndex
     from storage.store import open_store
 
     settings = ctx.settings(required=False)
@@ -43,11 +45,14 @@ def reclean_command(ctx: Context, source_id: str | None, batch_size: int) -> Non
             source_id=source_id,
             batch_size=batch_size,
         )
+        # Copy clusters follow the changed texts: their fingerprints are taken again.
+        refingerprinted = CopyStage(CopyIndex(store.engine, settings.copies)).catch_up()
     finally:
         store.dispose()
     click.echo(
         f"Re-cleaned {result.examined} document(s): {result.changed} changed, "
-        f"{result.learned} boilerplate paragraph(s) newly learned."
+        f"{result.learned} boilerplate paragraph(s) newly learned, "
+        f"{refingerprinted} copy fingerprint(s) taken again."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import random
 from datetime import timedelta
@@ -11,9 +12,11 @@ from sqlalchemy import Engine, func, select
 
 from newsingest.copies import CopyStage, copy_stage, fingerprint_articles
 from newsingest.demo.articles import load_articles
+from pipeline.boilerplate import BoilerplateSettings
 from pipeline.copies import CopySettings
 from pipeline.fingerprint import fingerprint_text
 from pipeline.records import Article
+from storage.boilerplate import BoilerplateStore, TextChange
 from storage.copies import (
     RECENT_BAND_ROWS,
     CopyBandRow,
@@ -246,6 +249,38 @@ def test_articles_stored_before_the_stage_are_caught_up(store: Store) -> None:
     stage = copy_stage(CopySettings(), store)
     assert len({stage.index.copy_of(f"http://127.0.0.1/pre/{n}") for n in range(3)}) == 1
     assert stage.catch_up() == 0
+
+
+@pytest.mark.parametrize("how", ["refresh", "catch_up"])
+def test_a_text_cleaned_again_is_fingerprinted_again(store: Store, how: str) -> None:
+    # A page whose block of other headlines outweighs its story is no copy of that
+    # story elsewhere, until cleaning learns the block and takes it away.
+    others = "\n".join(TEXTS[:3]).split("\n")
+    block = "\n".join(f"More news: {line}" for line in others)
+    stage = stage_for(store)
+    story = TEXTS[5]
+    cluttered = article("http://127.0.0.1/cluttered", text=story + "\n" + block)
+    write(store, stage, [cluttered, article("http://127.0.0.1/plain", text=story)])
+    index = stage.index
+    assert index.copy_of(cluttered.url) != index.copy_of("http://127.0.0.1/plain")
+    doc = store.document(cluttered.url)
+    assert doc is not None and index.unfingerprinted() == []
+
+    change = TextChange(
+        document_id=doc.id,
+        expected_hash=cluttered.content_hash,
+        text=story,
+        content_hash=hashlib.sha256(story.encode()).hexdigest(),
+    )
+    assert BoilerplateStore(store.engine, BoilerplateSettings()).apply([change]) == 1
+    assert [u.id for u in index.unfingerprinted()] == [doc.id]
+
+    if how == "refresh":  # told by the cleaning stage, in the same process
+        assert stage.refresh([doc.id, doc.id + 1000]) == 1
+    else:  # found when the stage starts, e.g. after `newsingest reclean`
+        stage = copy_stage(CopySettings(), store)
+    assert index.copy_of(cluttered.url) == index.copy_of("http://127.0.0.1/plain")
+    assert index.unfingerprinted() == [] and stage.refresh([doc.id]) == 0
 
 
 def write_copies(database_url: str, seed: int) -> None:
