@@ -12,7 +12,10 @@ Prints the time per document over the first and the last 10,000 documents (copy 
 alone, wall clock and this process's CPU time, and with the store's write; then the
 story stage and both tiers by CPU time), documents/s, and the process RSS at 10,000
 and at the end. The CPU figures barely move when other processes load the machine;
-the wall-clock ones include waiting for the disk and for the CPU.
+the wall-clock ones include waiting for the disk and for the CPU. A last line times
+a fixed piece of work that never touches the database (``control``) around the first
+and the last 10,000: when a shared machine slows down during the run, that shows
+there, and not only as growth with the corpus.
 
     python benchmarks/dedup_scale.py [--count 200000] [--batch-size 50] [--db FILE]
 """
@@ -31,8 +34,9 @@ from pathlib import Path
 
 from newsingest.copies import CopyStage
 from newsingest.stories import story_stage
+from pipeline.fingerprint import fingerprint_text
 from pipeline.records import Article
-from pipeline.stories import StorySettings
+from pipeline.stories import StorySettings, story_doc
 from pipeline.text import content_hash
 from storage.copies import CopyIndex
 from storage.database import create_engine_for
@@ -105,6 +109,23 @@ class Corpus:
             )
 
 
+def control(texts: list[str], settings: StorySettings) -> float:
+    """CPU seconds to fingerprint and count the terms of ``texts``, best of three.
+
+    The work does not touch the database, so it costs the same however large the
+    corpus is: if it costs more at the end of a run than at the start, the machine
+    slowed down (another tenant, a throttled CPU), and the ratios above include that.
+    """
+    best = float("inf")
+    for _ in range(3):
+        clock = time.process_time()
+        for text in texts:
+            fingerprint_text(text)
+            story_doc("control", "Control", text, None, settings)
+        best = min(best, time.process_time() - clock)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--count", type=int, default=200_000)
@@ -125,6 +146,8 @@ def main() -> None:
         stage = CopyStage(index)
         stories = None if args.no_stories else story_stage(StorySettings(), engine)
 
+        fixed = [Corpus(seed=args.seed + 1000).text() for _ in range(200)]
+        controls = {0: control(fixed, StorySettings())}  # documents written -> seconds
         copy_seconds: list[float] = []  # per batch
         total_seconds: list[float] = []
         copy_cpu: list[float] = []  # this process's CPU time: immune to other processes' load
@@ -152,6 +175,8 @@ def main() -> None:
             batch = []
             if written == window:
                 rss_at_window = rss_mib()
+            if written in (window, args.count - window, args.count):
+                controls[written] = control(fixed, StorySettings())
             if written % 20_000 == 0:
                 elapsed = time.perf_counter() - started
                 # CPU ms/doc over the last 20,000: a run cut short still shows the trend.
@@ -211,6 +236,14 @@ def main() -> None:
             f"copy + story stages {written / (sum(copy_cpu) + sum(story_cpu)):.0f}"
         )
     print(f"RSS: {rss_at_window:.0f} MiB at {window} documents, {rss_end:.0f} MiB at {written}")
+    first_control = (controls[0] + controls[window]) / 2
+    last_control = (controls.get(written - window, 0.0) + controls.get(written, 0.0)) / 2
+    print(
+        f"control (the same texts fingerprinted and counted, no database), CPU ms: "
+        f"around the first {window}: {first_control * 1e3:.0f}, around the last {window}: "
+        f"{last_control * 1e3:.0f} (ratio {last_control / first_control:.2f}; above 1, the "
+        "machine itself got slower)"
+    )
 
 
 if __name__ == "__main__":
