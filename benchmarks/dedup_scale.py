@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import random
 import resource
+import statistics
 import tempfile
 import time
 from collections import deque
@@ -189,6 +190,8 @@ def main() -> None:
                     flush=True,
                 )
         rss_end = rss_mib()
+        if written not in controls:
+            controls[written] = control(fixed, StorySettings())
         clusters = sum(1 for _ in index.clusters())
         engine.dispose()
         size_mib = path.stat().st_size / 2**20
@@ -236,8 +239,11 @@ def main() -> None:
             f"copy + story stages {written / (sum(copy_cpu) + sum(story_cpu)):.0f}"
         )
     print(f"RSS: {rss_at_window:.0f} MiB at {window} documents, {rss_end:.0f} MiB at {written}")
-    first_control = (controls[0] + controls[window]) / 2
-    last_control = (controls.get(written - window, 0.0) + controls.get(written, 0.0)) / 2
+    # A count that is not a multiple of the batch size misses some marks: use what was.
+    first_control = statistics.fmean(controls[n] for n in (0, window) if n in controls)
+    last_control = statistics.fmean(
+        controls[n] for n in (written - window, written) if n in controls
+    )
     print(
         f"control (the same texts fingerprinted and counted, no database), CPU ms: "
         f"around the first {window}: {first_control * 1e3:.0f}, around the last {window}: "
