@@ -176,7 +176,7 @@ def main() -> None:
             batch = []
             if written == window:
                 rss_at_window = rss_mib()
-            if written in (window, args.count - window, args.count):
+            if written in (window, args.count - window):
                 controls[written] = control(fixed, StorySettings())
             if written % 20_000 == 0:
                 elapsed = time.perf_counter() - started
@@ -190,8 +190,7 @@ def main() -> None:
                     flush=True,
                 )
         rss_end = rss_mib()
-        if written not in controls:
-            controls[written] = control(fixed, StorySettings())
+        controls[written] = control(fixed, StorySettings())
         clusters = sum(1 for _ in index.clusters())
         engine.dispose()
         size_mib = path.stat().st_size / 2**20
