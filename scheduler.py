@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -184,6 +185,28 @@ def run_source_job(source_id: str) -> None:
     scheduler.run_source(source_id)
 
 
+class StoppingExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler is untyped
+    """A thread pool that drops a job falling due once ``stop`` is set.
+
+    APScheduler checks that it is running before it takes its job-store lock, then
+    submits due jobs under that lock, and ``shutdown()`` closes the pool under the
+    same lock. So a job that falls due just as shutdown begins is handed to a closed
+    pool, and APScheduler logs the RuntimeError with a traceback. The stop event is
+    set before ``shutdown()`` is called and this check runs under that lock, so no
+    job reaches a closed pool.
+    """
+
+    def __init__(self, stop: threading.Event, max_workers: int) -> None:
+        super().__init__(max_workers)
+        self._stop = stop
+
+    def submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        if self._stop.is_set():
+            logger.debug("%s fell due while stopping: not run", job.name)
+            return
+        super().submit_job(job, run_times)
+
+
 class Scheduler:
     """Runs each enabled source on its cadence until stopped, minding its health."""
 
@@ -212,7 +235,7 @@ class Scheduler:
             jobstores={
                 "default": SQLAlchemyJobStore(engine=ingestor.store.engine, tablename=JOBS_TABLE)
             },
-            executors={"default": ThreadPoolExecutor(settings.parallel_runs)},
+            executors={"default": StoppingExecutor(self.stop_event, settings.parallel_runs)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
