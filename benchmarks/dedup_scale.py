@@ -17,7 +17,7 @@ a fixed piece of work that never touches the database (``control``) around the f
 and the last 10,000: when a shared machine slows down during the run, that shows
 there, and not only as growth with the corpus.
 
-    python benchmarks/dedup_scale.py [--count 200000] [--batch-size 50] [--db FILE]
+    python benchmarks/dedup_scale.py [--count 200000] [--batch-size 200] [--db FILE]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from newsingest.copies import CopyStage
 from newsingest.stories import story_stage
 from pipeline.fingerprint import fingerprint_text
 from pipeline.records import Article
+from pipeline.settings import PipelineSettings
 from pipeline.stories import StorySettings, story_doc
 from pipeline.text import content_hash
 from storage.copies import CopyIndex
@@ -130,7 +131,12 @@ def control(texts: list[str], settings: StorySettings) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--count", type=int, default=200_000)
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=PipelineSettings().batch_size,
+        help="documents per batch (default: the pipeline's, %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", type=Path, help="SQLite file to write (default: a temporary one)")
     parser.add_argument("--no-stories", action="store_true", help="Run the copy stage only.")

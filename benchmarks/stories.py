@@ -7,7 +7,7 @@ pairwise precision / recall / F1 and B-cubed F1 against the true stories, for th
 topics the settings were tuned on (1-17), the held-out topics (18-35) and all of them,
 and the tier's speed in documents per CPU second (this process, SQLite included).
 
-    python benchmarks/stories.py [--seeds 1 2 3] [--batch-size 50]
+    python benchmarks/stories.py [--seeds 1 2 3] [--batch-size 200]
 
 With ``--scale N`` it instead feeds N synthetic dated documents (events of one to
 eight reports over a few days, 2,000 documents a day, Zipf-distributed words) into
@@ -37,6 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from pipeline.settings import PipelineSettings  # noqa: E402
 from pipeline.stories import StorySettings, story_doc  # noqa: E402
 from storage.database import create_engine_for  # noqa: E402
 from storage.migrate import ensure_schema  # noqa: E402
@@ -161,7 +162,12 @@ def scale(count: int, batch_size: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=PipelineSettings().batch_size,
+        help="documents per batch (default: the pipeline's, %(default)s)",
+    )
     parser.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="Override a story setting."
     )

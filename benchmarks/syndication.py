@@ -149,7 +149,12 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threshold", type=float, default=CopySettings().threshold)
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=PipelineSettings().batch_size,
+        help="documents per batch (default: the pipeline's, %(default)s)",
+    )
     parser.add_argument("--stories", type=Path, default=STORIES)
     args = parser.parse_args()
 

@@ -319,6 +319,9 @@ class Ingestor:
         # time, and at most one waiting: order is kept and memory stays bounded.
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
         writing: Future[None] | None = None
+        # When the first page of the batch in hand arrived (None: none since the last
+        # write); a page arriving ``batch_seconds`` after it writes a short batch.
+        opened: float | None = None
 
         def harvest(block: bool) -> None:
             if not in_flight:
@@ -328,21 +331,27 @@ class Ingestor:
                 batch.append(self.pool.result(in_flight.pop(future), future))
 
         def flush() -> None:
-            nonlocal writing
+            nonlocal writing, opened
             if writing is not None:
                 writing.result()  # a failed write fails the run here
             writing = writer.submit(self._save, list(batch), reports) if batch else None
             batch.clear()
+            opened = None
 
+        settings = self.settings.pipeline
         try:
             for result in results:
+                arrived = time.monotonic()
+                opened = arrived if opened is None else opened
                 if isinstance(result, FetchedPage):
                     reports[result.source].counts.fetched += 1
                     in_flight[self.pool.submit(result)] = result
                 else:
                     batch.append(_fetch_failure(result))
                 harvest(block=len(in_flight) >= max_in_flight)
-                if len(batch) >= self.settings.pipeline.batch_size:
+                if len(batch) >= settings.batch_size or (
+                    batch and arrived - opened >= settings.batch_seconds
+                ):
                     flush()
                 if self.stop.is_set():
                     logger.info("stop requested: finishing the current batch")

@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from newsingest.app import App, open_app
 from newsingest.config import Settings, build_settings
+from storage.models import Document
 from tests.webserver import (
     LocalServer,
     Route,
@@ -194,3 +196,44 @@ def test_url_list_source_counts_bad_lines_and_fetches_the_rest(
     assert report.counts.stored == 2
     assert report.counts.failed == {"bad_url_line": 2}
     assert app.store.document(site.url("/news/two.html")) is not None  # tracking param dropped
+
+
+@pytest.mark.parametrize("batch_seconds", [1.0, 60.0])
+def test_a_slow_trickle_of_pages_is_written_without_waiting_for_a_full_batch(
+    sqlite_url: str, batch_seconds: float
+) -> None:
+    with LocalServer() as server:
+        fast = [f"/news/fast{i}.html" for i in range(3)]
+        for path in fast:
+            server.add(path, article(path))
+        server.add("/news/later.html", slow(2.5, article("Later")))
+        server.add("/news/last.html", slow(5.0, article("Last")))
+        paths = [*fast, "/news/later.html", "/news/last.html"]
+        server.add("/feed.xml", feed_route([(p, server.url(p)) for p in paths]))
+        settings = build_settings(
+            {
+                "database": {"url": sqlite_url},
+                "crawl": {"delay": 0, "autothrottle": False, "timeout": 10, "retries": 0},
+                "pipeline": {
+                    "workers": 1,
+                    "min_text_chars": 100,
+                    "batch_size": 1000,
+                    "batch_seconds": batch_seconds,
+                },
+                "sources": [{"id": "local", "kind": "feed", "url": server.url("/feed.xml")}],
+            }
+        )
+        with open_app(settings) as app:
+            (report,) = app.ingestor.run(settings.sources)
+            with app.store.engine.connect() as conn:
+                written = dict(conn.execute(select(Document.url, Document.change_seq)).all())
+        urls = {p: server.url(p) for p in paths}
+    assert report.counts.stored == 5
+    # Documents written in one transaction share its change number.
+    first_pages = {written[urls[p]] for p in fast}
+    last_page = written[urls["/news/last.html"]]
+    if batch_seconds < 2:
+        # The last page came seconds after the first ones, which were written before it.
+        assert max(first_pages) < last_page
+    else:
+        assert first_pages == {last_page}  # one batch: nothing was written early
