@@ -12,10 +12,11 @@ Prints the time per document over the first and the last 10,000 documents (copy 
 alone, wall clock and this process's CPU time, and with the store's write; then the
 story stage and both tiers by CPU time), documents/s, and the process RSS at 10,000
 and at the end. The CPU figures barely move when other processes load the machine;
-the wall-clock ones include waiting for the disk and for the CPU. A last line times
-a fixed piece of work that never touches the database (``control``) around the first
-and the last 10,000: when a shared machine slows down during the run, that shows
-there, and not only as growth with the corpus.
+the wall-clock ones include waiting for the disk and for the CPU. A shared machine's
+speed drifts over a run this long, so two lines check for it: a fixed piece of work
+that never touches the database (``control``) timed around the first and the last
+10,000, and the first 10,000 written once more into a fresh file right after the last
+10,000, which compares the two windows at one time.
 
     python benchmarks/dedup_scale.py [--count 200000] [--batch-size 200] [--db FILE]
 """
@@ -128,6 +129,45 @@ def control(texts: list[str], settings: StorySettings) -> float:
     return best
 
 
+class Tiers:
+    """A fresh SQLite file with the store, the copy stage and (optionally) the story stage."""
+
+    def __init__(self, path: Path, stories: bool) -> None:
+        self.engine = create_engine_for(DatabaseSettings(url=f"sqlite:///{path}"))
+        ensure_schema(self.engine, auto_migrate=True)
+        self.store = Store(self.engine)
+        self.store.sync_sources([SourceRecord(id="synthetic", kind="urls", url=None)])
+        self.index = CopyIndex(self.engine)
+        self.copies = CopyStage(self.index)
+        self.stories = story_stage(StorySettings(), self.engine) if stories else None
+
+    def write(self, batch: list[Article]) -> tuple[float, float, float, float]:
+        """Store ``batch`` and run the stages on it, as ingest does. Returns the copy
+        stage's wall-clock seconds, store + copy wall-clock seconds, and the copy and
+        story stages' CPU seconds."""
+        clock = time.perf_counter()
+        self.store.save_batch(batch)
+        middle, cpu_middle = time.perf_counter(), time.process_time()
+        self.copies.after_save(batch)
+        done, cpu_done = time.perf_counter(), time.process_time()
+        story = 0.0
+        if self.stories is not None:
+            self.stories.after_save(batch)
+            story = time.process_time() - cpu_done
+        return done - middle, done - clock, cpu_done - cpu_middle, story
+
+
+def batches(articles: Iterator[Article], size: int) -> Iterator[list[Article]]:
+    batch: list[Article] = []
+    for article in articles:
+        batch.append(article)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--count", type=int, default=200_000)
@@ -145,13 +185,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="dedup-scale-") as tmp:
         path = args.db or Path(tmp) / "scale.db"
-        engine = create_engine_for(DatabaseSettings(url=f"sqlite:///{path}"))
-        ensure_schema(engine, auto_migrate=True)
-        store = Store(engine)
-        store.sync_sources([SourceRecord(id="synthetic", kind="urls", url=None)])
-        index = CopyIndex(engine)
-        stage = CopyStage(index)
-        stories = None if args.no_stories else story_stage(StorySettings(), engine)
+        tiers = Tiers(path, stories=not args.no_stories)
 
         fixed = [Corpus(seed=args.seed + 1000).text() for _ in range(200)]
         controls = {0: control(fixed, StorySettings())}  # documents written -> seconds
@@ -160,26 +194,15 @@ def main() -> None:
         copy_cpu: list[float] = []  # this process's CPU time: immune to other processes' load
         story_cpu: list[float] = []
         rss_at_window = 0.0
-        batch: list[Article] = []
         written = 0
         started = time.perf_counter()
-        for article in Corpus(args.seed).articles(args.count):
-            batch.append(article)
-            if len(batch) < args.batch_size and written + len(batch) < args.count:
-                continue
-            clock = time.perf_counter()
-            store.save_batch(batch)
-            middle, cpu_middle = time.perf_counter(), time.process_time()
-            stage.after_save(batch)
-            done, cpu_done = time.perf_counter(), time.process_time()
-            copy_seconds.append(done - middle)
-            total_seconds.append(done - clock)
-            copy_cpu.append(cpu_done - cpu_middle)
-            if stories is not None:
-                stories.after_save(batch)
-                story_cpu.append(time.process_time() - cpu_done)
+        for batch in batches(Corpus(args.seed).articles(args.count), args.batch_size):
+            copy_wall, total_wall, copy_s, story_s = tiers.write(batch)
+            copy_seconds.append(copy_wall)
+            total_seconds.append(total_wall)
+            copy_cpu.append(copy_s)
+            story_cpu.append(story_s)
             written += len(batch)
-            batch = []
             if written == window:
                 rss_at_window = rss_mib()
             if written in (window, args.count - window):
@@ -197,8 +220,16 @@ def main() -> None:
                 )
         rss_end = rss_mib()
         controls[written] = control(fixed, StorySettings())
-        clusters = sum(1 for _ in index.clusters())
-        engine.dispose()
+        # The first documents once more, into a fresh file, right after the last: the
+        # host's speed drifts over a long run, and this pairs like with like in time.
+        again = Tiers(Path(tmp) / "again.db", stories=not args.no_stories)
+        again_cpu = [
+            sum(again.write(batch)[2:])
+            for batch in batches(Corpus(args.seed).articles(window), args.batch_size)
+        ]
+        again.engine.dispose()
+        clusters = sum(1 for _ in tiers.index.clusters())
+        tiers.engine.dispose()
         size_mib = path.stat().st_size / 2**20
 
     per_window = window // args.batch_size
@@ -227,7 +258,7 @@ def main() -> None:
         f"store + copy stage {written / sum(total_seconds):.0f}; "
         f"copy stage by CPU time {written / sum(copy_cpu):.0f}"
     )
-    if story_cpu:
+    if not args.no_stories:
         first_story = sum(story_cpu[:per_window]) / window
         last_story = sum(story_cpu[-per_window:]) / window
         print(
@@ -254,6 +285,13 @@ def main() -> None:
         f"around the first {window}: {first_control * 1e3:.0f}, around the last {window}: "
         f"{last_control * 1e3:.0f} (ratio {last_control / first_control:.2f}; above 1, the "
         "machine itself got slower)"
+    )
+    stages = "copy stage" if args.no_stories else "copy + story stages"
+    again_ms = 1e3 * sum(again_cpu) / window
+    last_ms = 1e3 * (sum(copy_cpu[-per_window:]) + sum(story_cpu[-per_window:])) / window
+    print(
+        f"{stages}, CPU ms/doc: the first {window} again, into a fresh file right after the "
+        f"last {window}: {again_ms:.3f} (last {window} / this: {last_ms / again_ms:.2f})"
     )
 
 
