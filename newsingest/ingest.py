@@ -319,8 +319,8 @@ class Ingestor:
         # time, and at most one waiting: order is kept and memory stays bounded.
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
         writing: Future[None] | None = None
-        # When the first page of the batch in hand arrived (None: none since the last
-        # write); a page arriving ``batch_seconds`` after it writes a short batch.
+        # When the oldest page not yet written arrived (None: there is none); a page
+        # arriving ``batch_seconds`` after it writes a short batch.
         opened: float | None = None
 
         def harvest(block: bool) -> None:
@@ -336,7 +336,8 @@ class Ingestor:
                 writing.result()  # a failed write fails the run here
             writing = writer.submit(self._save, list(batch), reports) if batch else None
             batch.clear()
-            opened = None
+            # Pages still being extracted belong to the next batch: its age starts now.
+            opened = time.monotonic() if in_flight else None
 
         settings = self.settings.pipeline
         try:
