@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from newsingest.copies import CopyStage
 from newsingest.stories import story_stage
@@ -129,6 +130,15 @@ def control(texts: list[str], settings: StorySettings) -> float:
     return best
 
 
+class Timings(NamedTuple):
+    """One batch's cost, in seconds."""
+
+    copy_wall: float  # the copy stage, wall clock
+    total_wall: float  # the store's write and the copy stage, wall clock
+    copy_cpu: float  # the copy stage, this process's CPU time
+    story_cpu: float  # the story stage, CPU time (0 without it)
+
+
 class Tiers:
     """A fresh SQLite file with the store, the copy stage and (optionally) the story stage."""
 
@@ -141,10 +151,8 @@ class Tiers:
         self.copies = CopyStage(self.index)
         self.stories = story_stage(StorySettings(), self.engine) if stories else None
 
-    def write(self, batch: list[Article]) -> tuple[float, float, float, float]:
-        """Store ``batch`` and run the stages on it, as ingest does. Returns the copy
-        stage's wall-clock seconds, store + copy wall-clock seconds, and the copy and
-        story stages' CPU seconds."""
+    def write(self, batch: list[Article]) -> Timings:
+        """Store ``batch`` and run the stages on it, as ingest does."""
         clock = time.perf_counter()
         self.store.save_batch(batch)
         middle, cpu_middle = time.perf_counter(), time.process_time()
@@ -154,7 +162,7 @@ class Tiers:
         if self.stories is not None:
             self.stories.after_save(batch)
             story = time.process_time() - cpu_done
-        return done - middle, done - clock, cpu_done - cpu_middle, story
+        return Timings(done - middle, done - clock, cpu_done - cpu_middle, story)
 
 
 def batches(articles: Iterator[Article], size: int) -> Iterator[list[Article]]:
@@ -197,11 +205,11 @@ def main() -> None:
         written = 0
         started = time.perf_counter()
         for batch in batches(Corpus(args.seed).articles(args.count), args.batch_size):
-            copy_wall, total_wall, copy_s, story_s = tiers.write(batch)
-            copy_seconds.append(copy_wall)
-            total_seconds.append(total_wall)
-            copy_cpu.append(copy_s)
-            story_cpu.append(story_s)
+            timings = tiers.write(batch)
+            copy_seconds.append(timings.copy_wall)
+            total_seconds.append(timings.total_wall)
+            copy_cpu.append(timings.copy_cpu)
+            story_cpu.append(timings.story_cpu)
             written += len(batch)
             if written == window:
                 rss_at_window = rss_mib()
@@ -224,8 +232,10 @@ def main() -> None:
         # host's speed drifts over a long run, and this pairs like with like in time.
         again = Tiers(Path(tmp) / "again.db", stories=not args.no_stories)
         again_cpu = [
-            sum(again.write(batch)[2:])
-            for batch in batches(Corpus(args.seed).articles(window), args.batch_size)
+            timings.copy_cpu + timings.story_cpu
+            for timings in map(
+                again.write, batches(Corpus(args.seed).articles(window), args.batch_size)
+            )
         ]
         again.engine.dispose()
         clusters = sum(1 for _ in tiers.index.clusters())
