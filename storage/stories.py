@@ -22,6 +22,7 @@ Tables:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,6 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
-    delete,
     insert,
     select,
     text,
@@ -120,8 +120,9 @@ class StoryPostingRow(Base):
 
     term: Mapped[str] = mapped_column(String, primary_key=True)
     last_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # No index of its own: a story's postings are deleted by key (``_unlist``).
     story_id: Mapped[int] = mapped_column(
-        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
     )
     first_key: Mapped[int] = mapped_column(BigInteger)
     touched: Mapped[int] = mapped_column(Integer)
@@ -177,8 +178,9 @@ class StoryStore:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
             known = _members(conn, [d.key for d in docs])
             fresh = list({d.key: d for d in docs if d.key not in known}.values())
-            plan = plan_batch(fresh, _ConnIndex(conn), settings)
-            ids = _write_plan(conn, plan, settings)
+            index = _ConnIndex(conn)
+            plan = plan_batch(fresh, index, settings)
+            ids = _write_plan(conn, plan, index, settings)
             # Readers of the corpus get these documents again, now with their story.
             mark_changed(conn, urls=plan.assignments)
         result = {d.key: known[d.key] for d in docs if d.key in known}
@@ -357,8 +359,13 @@ def _members(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
     return found
 
 
-def _write_plan(conn: Connection, plan: BatchPlan, settings: StorySettings) -> dict[int, int]:
+def _write_plan(
+    conn: Connection, plan: BatchPlan, index: _ConnIndex, settings: StorySettings
+) -> dict[int, int]:
     """Write a batch's plan; return the real id of each story the batch created."""
+    # The stored state of each story the batch changed, read before it is overwritten:
+    # it names the postings to delete (the batch read nearly all of them already).
+    stored = [index.story(story_id) for story_id in sorted(plan.stories) if story_id > 0]
     documents = _add_frequencies(conn, plan)
     ids: dict[int, int] = {}
     new = plan.new_stories
@@ -386,7 +393,7 @@ def _write_plan(conn: Connection, plan: BatchPlan, settings: StorySettings) -> d
                 for s in sorted(updated, key=lambda s: s.id)
             ],
         )
-    _reindex(conn, plan, ids, documents, settings)
+    _reindex(conn, plan, ids, [s for s in stored if s is not None], documents, settings)
     if plan.copies:
         stmt = insert_for(conn, StoryCopyRow)
         conn.execute(
@@ -447,20 +454,17 @@ def _reindex(
     conn: Connection,
     plan: BatchPlan,
     ids: Mapping[int, int],
+    stored: Sequence[Story],
     touched: int,
     settings: StorySettings,
 ) -> None:
-    """Rewrite the postings of every story the batch touched, and trim long lists."""
+    """Rewrite the postings of every story the batch touched, and trim long lists.
+
+    ``stored`` holds the touched stories' states before the batch: their old postings
+    are deleted by key (see ``_unlist``).
+    """
     n = settings.index_terms
-    story_ids = sorted(ids.get(s.id, s.id) for s in plan.stories.values())
-    removed: dict[str, int] = {}
-    for chunk in chunked(story_ids):
-        for term in conn.scalars(
-            delete(StoryPostingRow)
-            .where(StoryPostingRow.story_id.in_(chunk))
-            .returning(StoryPostingRow.term)
-        ):
-            removed[term] = removed.get(term, 0) + 1
+    removed = _unlist(conn, stored, n)
     rows: list[tuple[str, int, int, int, int]] = []
     added: dict[str, int] = {}
     for story in sorted(plan.stories.values(), key=lambda s: ids.get(s.id, s.id)):
@@ -488,6 +492,34 @@ def _reindex(
             [{"term": t, "df": 0, "postings": d} for t, d in sorted(changes.items())],
         )
         _trim(conn, [t for t, d in changes.items() if d > 0], settings.postings_per_term)
+
+
+def _unlist(conn: Connection, stories: Sequence[Story], n: int) -> Counter[str]:
+    """Delete the postings of ``stories`` (stored states); count the deleted per term.
+
+    A story's postings are its top ``n`` terms when it was last written, keyed by its
+    time span then, and the stored story still holds both, so each deletion is a range
+    of the primary key; no index on story_id is kept up to date for it (a trimmed
+    posting is simply not found). After ``stories.index_terms`` is lowered, a story's
+    postings beyond the new number stay listed until their lists are trimmed.
+    """
+    removed: Counter[str] = Counter()
+    mark = _placeholder(conn)
+    for story in stories:
+        terms = story.index_terms(n)
+        if not terms:
+            continue
+        _, last = span_keys(story.first_at, story.last_at)
+        marks = ",".join([mark] * len(terms))
+        removed.update(
+            term
+            for (term,) in conn.exec_driver_sql(
+                f"DELETE FROM story_postings WHERE term IN ({marks}) "
+                f"AND last_key = {mark} AND story_id = {mark} RETURNING term",
+                (*terms, last, story.id),
+            )
+        )
+    return removed
 
 
 def _trim(conn: Connection, terms: Sequence[str], cap: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
@@ -12,7 +13,7 @@ from pipeline.stories import StoryDoc, StorySettings, story_doc
 from storage.database import create_engine_for
 from storage.migrate import ensure_schema
 from storage.settings import DatabaseSettings
-from storage.stories import StoryPostingRow, StoryStore
+from storage.stories import StoryPostingRow, StoryStore, StoryTermRow, span_keys
 from tests.stories_cases import CHILE, CHILE_AT, FOOTBALL, JAPAN, JAPAN_AT
 
 SETTINGS = StorySettings()
@@ -188,6 +189,53 @@ def test_postings_lists_stay_bounded(engine: Engine) -> None:
             .limit(1)
         )
     assert longest is not None and longest <= 4
+
+
+def listed(engine: Engine) -> tuple[set[tuple[str, int, int]], dict[str, int]]:
+    """The index's rows as (term, story, last_key), and each term's postings counter."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(StoryPostingRow.term, StoryPostingRow.story_id, StoryPostingRow.last_key)
+        )
+        counters = conn.execute(select(StoryTermRow.term, StoryTermRow.postings))
+        return {tuple(row) for row in rows}, {t: n for t, n in counters if n}  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("cap", [50, 2], ids=["untrimmed", "trimmed"])
+def test_a_story_is_listed_under_its_current_terms_and_span_as_it_grows(
+    engine: Engine, cap: int
+) -> None:
+    """Joining a story moves its span and its top terms; the index follows, batch
+    after batch, also for stories whose rows a trim already dropped, and each term's
+    counter matches the stories listed under it."""
+    settings = SETTINGS.model_copy(update={"postings_per_term": cap, "threshold": 0.9})
+    store = StoryStore(engine)
+    assigned: dict[str, int] = {}
+    # Twelve stories sharing most of their terms; then the oldest ones, whose rows
+    # the trims drop first, and the newest grow by a later report.
+    for step, (n, key) in enumerate(
+        [(n, f"d{n}") for n in range(12)] + [(n, f"again{n}") for n in (1, 2, 11)]
+    ):
+        text = f"The harbour festival number {n} opened with lanterns and music item{n}."
+        when = CHILE_AT + timedelta(hours=step)
+        assigned.update(store.cluster([story_doc(key, "", text, when, settings)], settings))
+        rows, counters = listed(engine)
+        stories = [store.story(i) for i in set(assigned.values())]
+        expected = {
+            (term, s.id, span_keys(s.first_at, s.last_at)[1])
+            for s in stories
+            if s is not None
+            for term in s.index_terms(settings.index_terms)
+        }
+        if cap == 50:
+            assert rows == expected
+        else:  # a trim drops rows of the least recently active stories, and only rows
+            assert rows <= expected
+        assert counters == dict(Counter(term for term, _, _ in rows))
+    assert [assigned[f"again{n}"] == assigned[f"d{n}"] for n in (1, 2, 11)] == [True] * 3
+    assert len(set(assigned.values())) == 12
+    if cap == 2:
+        assert len(rows) < len(expected)
 
 
 def test_a_text_with_an_overlong_word_is_clustered(engine: Engine) -> None:
