@@ -16,7 +16,10 @@ the wall-clock ones include waiting for the disk and for the CPU. A shared machi
 speed drifts over a run this long, so two lines check for it: a fixed piece of work
 that never touches the database (``control``) timed around the first and the last
 10,000, and the first 10,000 written once more into a fresh file right after the last
-10,000, which compares the two windows at one time.
+10,000, which compares the two windows at one time. The read calls and bytes written
+per document in each stage are counted too (Linux's /proc/self/io): they measure the
+database work itself, pages read from the operating system and pages written to the
+log and checkpointed, and unlike times they do not change with the host's speed.
 
     python benchmarks/dedup_scale.py [--count 200000] [--batch-size 200] [--db FILE]
 """
@@ -130,13 +133,31 @@ def control(texts: list[str], settings: StorySettings) -> float:
     return best
 
 
+class IO(NamedTuple):
+    """Read calls and bytes written by this process (Linux's /proc/self/io)."""
+
+    reads: int
+    written: int
+
+    @classmethod
+    def now(cls) -> IO:
+        with open("/proc/self/io") as counters:
+            fields = dict(line.split(": ") for line in counters.read().splitlines())
+        return cls(int(fields["syscr"]), int(fields["wchar"]))
+
+    def __sub__(self, other: IO) -> IO:
+        return IO(self.reads - other.reads, self.written - other.written)
+
+
 class Timings(NamedTuple):
-    """One batch's cost, in seconds."""
+    """One batch's cost, in seconds, and its I/O."""
 
     copy_wall: float  # the copy stage, wall clock
     total_wall: float  # the store's write and the copy stage, wall clock
     copy_cpu: float  # the copy stage, this process's CPU time
     story_cpu: float  # the story stage, CPU time (0 without it)
+    copy_io: IO
+    story_io: IO  # zero without the story stage
 
 
 class Tiers:
@@ -155,14 +176,21 @@ class Tiers:
         """Store ``batch`` and run the stages on it, as ingest does."""
         clock = time.perf_counter()
         self.store.save_batch(batch)
-        middle, cpu_middle = time.perf_counter(), time.process_time()
+        middle, cpu_middle, io_middle = time.perf_counter(), time.process_time(), IO.now()
         self.copies.after_save(batch)
-        done, cpu_done = time.perf_counter(), time.process_time()
+        done, cpu_done, io_done = time.perf_counter(), time.process_time(), IO.now()
         story = 0.0
         if self.stories is not None:
             self.stories.after_save(batch)
             story = time.process_time() - cpu_done
-        return Timings(done - middle, done - clock, cpu_done - cpu_middle, story)
+        return Timings(
+            done - middle,
+            done - clock,
+            cpu_done - cpu_middle,
+            story,
+            io_done - io_middle,
+            IO.now() - io_done,
+        )
 
 
 def batches(articles: Iterator[Article], size: int) -> Iterator[list[Article]]:
@@ -201,6 +229,7 @@ def main() -> None:
         total_seconds: list[float] = []
         copy_cpu: list[float] = []  # this process's CPU time: immune to other processes' load
         story_cpu: list[float] = []
+        io: dict[str, list[IO]] = {"copy stage": [], "story stage": []}  # per batch
         rss_at_window = 0.0
         written = 0
         started = time.perf_counter()
@@ -210,6 +239,8 @@ def main() -> None:
             total_seconds.append(timings.total_wall)
             copy_cpu.append(timings.copy_cpu)
             story_cpu.append(timings.story_cpu)
+            io["copy stage"].append(timings.copy_io)
+            io["story stage"].append(timings.story_io)
             written += len(batch)
             if written == window:
                 rss_at_window = rss_mib()
@@ -283,6 +314,16 @@ def main() -> None:
         print(
             f"documents/s by CPU time: story stage {written / sum(story_cpu):.0f}, "
             f"copy + story stages {written / (sum(copy_cpu) + sum(story_cpu)):.0f}"
+        )
+    for stage, counts in io.items():
+        if stage == "story stage" and args.no_stories:
+            continue
+        first_io = IO(*map(sum, zip(*counts[:per_window], strict=True)))
+        last_io = IO(*map(sum, zip(*counts[-per_window:], strict=True)))
+        print(
+            f"{stage}, I/O per doc, first {window} -> last {window}: read calls "
+            f"{first_io.reads / window:.1f} -> {last_io.reads / window:.1f}, KiB written "
+            f"{first_io.written / window / 1024:.1f} -> {last_io.written / window / 1024:.1f}"
         )
     print(f"RSS: {rss_at_window:.0f} MiB at {window} documents, {rss_end:.0f} MiB at {written}")
     # A count that is not a multiple of the batch size misses some marks: use what was.
