@@ -148,6 +148,10 @@ class IO(NamedTuple):
     def __sub__(self, other: IO) -> IO:
         return IO(self.reads - other.reads, self.written - other.written)
 
+    @classmethod
+    def total(cls, counts: list[IO]) -> IO:
+        return cls(sum(c.reads for c in counts), sum(c.written for c in counts))
+
 
 class Timings(NamedTuple):
     """One batch's cost, in seconds, and its I/O."""
@@ -229,7 +233,8 @@ def main() -> None:
         total_seconds: list[float] = []
         copy_cpu: list[float] = []  # this process's CPU time: immune to other processes' load
         story_cpu: list[float] = []
-        io: dict[str, list[IO]] = {"copy stage": [], "story stage": []}  # per batch
+        copy_io: list[IO] = []  # read calls and bytes written: immune to the host's speed
+        story_io: list[IO] = []
         rss_at_window = 0.0
         written = 0
         started = time.perf_counter()
@@ -239,8 +244,8 @@ def main() -> None:
             total_seconds.append(timings.total_wall)
             copy_cpu.append(timings.copy_cpu)
             story_cpu.append(timings.story_cpu)
-            io["copy stage"].append(timings.copy_io)
-            io["story stage"].append(timings.story_io)
+            copy_io.append(timings.copy_io)
+            story_io.append(timings.story_io)
             written += len(batch)
             if written == window:
                 rss_at_window = rss_mib()
@@ -315,11 +320,10 @@ def main() -> None:
             f"documents/s by CPU time: story stage {written / sum(story_cpu):.0f}, "
             f"copy + story stages {written / (sum(copy_cpu) + sum(story_cpu)):.0f}"
         )
-    for stage, counts in io.items():
+    for stage, counts in [("copy stage", copy_io), ("story stage", story_io)]:
         if stage == "story stage" and args.no_stories:
             continue
-        first_io = IO(*map(sum, zip(*counts[:per_window], strict=True)))
-        last_io = IO(*map(sum, zip(*counts[-per_window:], strict=True)))
+        first_io, last_io = IO.total(counts[:per_window]), IO.total(counts[-per_window:])
         print(
             f"{stage}, I/O per doc, first {window} -> last {window}: read calls "
             f"{first_io.reads / window:.1f} -> {last_io.reads / window:.1f}, KiB written "

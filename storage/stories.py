@@ -365,7 +365,11 @@ def _write_plan(
     """Write a batch's plan; return the real id of each story the batch created."""
     # The stored state of each story the batch changed, read before it is overwritten:
     # it names the postings to delete (the batch read nearly all of them already).
-    stored = [index.story(story_id) for story_id in sorted(plan.stories) if story_id > 0]
+    stored = [
+        story
+        for story in map(index.story, sorted(i for i in plan.stories if i > 0))
+        if story is not None
+    ]
     documents = _add_frequencies(conn, plan)
     ids: dict[int, int] = {}
     new = plan.new_stories
@@ -393,7 +397,7 @@ def _write_plan(
                 for s in sorted(updated, key=lambda s: s.id)
             ],
         )
-    _reindex(conn, plan, ids, [s for s in stored if s is not None], documents, settings)
+    _reindex(conn, plan, ids, stored, documents, settings)
     if plan.copies:
         stmt = insert_for(conn, StoryCopyRow)
         conn.execute(
