@@ -66,17 +66,18 @@ def main() -> None:
         tiers.engine.dispose()
 
     written = args.count
+    copy_cpu = sum(t.copy_cpu for t in timings)
+    story_cpu = sum(t.story_cpu for t in timings)
     print(f"{held} documents in {args.db.name}, {written} more in batches of {args.batch_size}")
     for stage, cpu, io in [
-        ("copy stage", sum(t.copy_cpu for t in timings), IO.total([t.copy_io for t in timings])),
-        ("story stage", sum(t.story_cpu for t in timings), IO.total([t.story_io for t in timings])),
+        ("copy stage", copy_cpu, IO.total([t.copy_io for t in timings])),
+        ("story stage", story_cpu, IO.total([t.story_io for t in timings])),
     ]:
         print(
             f"{stage}: CPU ms/doc {1e3 * cpu / written:.3f}, read calls/doc "
             f"{io.reads / written:.1f}, KiB written/doc {io.written / written / 1024:.1f}"
         )
-    both = sum(t.copy_cpu + t.story_cpu for t in timings)
-    print(f"copy + story stages: CPU ms/doc {1e3 * both / written:.3f}")
+    print(f"copy + story stages: CPU ms/doc {1e3 * (copy_cpu + story_cpu) / written:.3f}")
 
 
 if __name__ == "__main__":

@@ -192,13 +192,16 @@ def ceiling(
     distances = [round(d, 2) for d in np.arange(0.50, 0.99, 0.02)]
     print("offline: all documents of a part at once, cosine distance = 1 - cosine")
     print(f"{'linkage':<9} {'part':<20} {'dist':>5} {'P':>6} {'R':>6} {'F1':>6}")
+    condensed = {}  # each part's pairwise distances, shared by both linkages
+    for name, part in parts.items():
+        matrix = offline_vectors(part, settings)
+        cosine_distance = np.clip(1.0 - matrix @ matrix.T, 0.0, 2.0)
+        np.fill_diagonal(cosine_distance, 0.0)
+        condensed[name] = squareform(cosine_distance, checks=False)
     for method in ("average", "complete"):
         scores: dict[str, dict[float, tuple[float, float, float]]] = {}
         for name, part in parts.items():
-            matrix = offline_vectors(part, settings)
-            cosine_distance = np.clip(1.0 - matrix @ matrix.T, 0.0, 2.0)
-            np.fill_diagonal(cosine_distance, 0.0)
-            tree = linkage(squareform(cosine_distance, checks=False), method=method)
+            tree = linkage(condensed[name], method=method)
             gold = {r["id"]: r["cluster"] for r in part}
             scores[name] = {}
             for d in distances:
