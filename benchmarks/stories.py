@@ -21,7 +21,11 @@ With ``--ceiling`` it clusters each part offline instead, over the same term vec
 (every document and the part's own frequencies known at once, no arrival order), by
 agglomerative clustering with the distance threshold chosen on the tuned topics, and
 prints what that reaches on the held-out ones: how far the terms themselves carry,
-apart from the one-pass algorithm's choices.
+apart from the one-pass algorithm's choices. A second table does the same in two
+stages: documents grouped first (complete linkage, or the true topics as an upper
+bound), then clustered within each group with every term also weighted by its idf
+within the group, so the words a whole group shares count less than the ones that
+tell its events apart.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.settings import PipelineSettings  # noqa: E402
 from pipeline.stories import StorySettings, story_doc  # noqa: E402
-from pipeline.terms import tfidf_vector  # noqa: E402
+from pipeline.terms import idf  # noqa: E402
 from storage.database import create_engine_for  # noqa: E402
 from storage.migrate import ensure_schema  # noqa: E402
 from storage.settings import DatabaseSettings  # noqa: E402
@@ -166,19 +170,34 @@ def scale(count: int, batch_size: int) -> None:
         engine.dispose()
 
 
-def offline_vectors(part: Sequence[dict[str, Any]], settings: StorySettings) -> Any:
-    """The part's TF-IDF vectors as the rows of a dense matrix, with the part's own df."""
+def offline_terms(part: Sequence[dict[str, Any]], settings: StorySettings) -> tuple[Any, Any]:
+    """The part's sublinear term frequencies (one row per document) and each term's idf,
+    with the part's own document frequencies, as the story tier weighs them."""
     import numpy as np
 
     docs = [story_doc(r["id"], r["title"], r["text"], None, settings) for r in part]
-    df = Counter(term for doc in docs for term in doc.counts)
-    vectors = [tfidf_vector(doc.counts, df, len(docs)) for doc in docs]
-    column = {term: i for i, term in enumerate(sorted({t for v in vectors for t in v}))}
-    matrix = np.zeros((len(vectors), len(column)))
-    for row, vector in enumerate(vectors):
-        for term, weight in vector.items():
-            matrix[row, column[term]] = weight
-    return matrix
+    column = {term: i for i, term in enumerate(sorted({t for d in docs for t in d.counts}))}
+    tf = np.zeros((len(docs), len(column)))
+    for row, doc in enumerate(docs):
+        for term, count in doc.counts.items():
+            if count >= 1.0:  # as pipeline.terms.tfidf_vector weighs it
+                tf[row, column[term]] = 1.0 + np.log(count)
+    df = (tf > 0).sum(axis=0)
+    return tf, np.array([idf(int(n), len(docs)) for n in df])
+
+
+def unit_rows(matrix: Any) -> Any:
+    """``matrix`` with each non-zero row scaled to unit length."""
+    import numpy as np
+
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1.0, norms)
+
+
+def offline_vectors(part: Sequence[dict[str, Any]], settings: StorySettings) -> Any:
+    """The part's TF-IDF vectors as the rows of a dense matrix, with the part's own df."""
+    tf, idf = offline_terms(part, settings)
+    return unit_rows(tf * idf)
 
 
 def ceiling(
@@ -219,6 +238,96 @@ def ceiling(
                 print(f"{method:<9} {label:<20} {d:5.2f} {p:6.3f} {r:6.3f} {f:6.3f}")
 
 
+# Topic-conditioned weighting (the --ceiling's second table): within a group of
+# similar reports, each term's weight is also multiplied by its idf within the group
+# plus a floor. The words every report of a group shares say what kind of event it
+# is; the ones only some of them share say which event. The similarity within a
+# group blends the plain cosine (its share: the blend) with the conditioned one.
+CONDITIONED_FLOORS = (0.5, 1.0)
+CONDITIONED_BLENDS = (0.0, 0.3)
+
+
+def grouped_trees(tf: Any, idf: Any, groups: Any, floor: float, blend: float) -> list[Any]:
+    """Per stage-1 group: its rows and the average-linkage tree over the blend of plain
+    and topic-conditioned cosines among them (None for a group of one)."""
+    import numpy as np
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    plain = unit_rows(tf * idf)
+    trees = []
+    for label in np.unique(groups):
+        rows = np.flatnonzero(groups == label)
+        if len(rows) == 1:
+            trees.append((rows, None))
+            continue
+        within = (tf[rows] > 0).sum(axis=0)
+        local = np.log((len(rows) + 1) / (within + 1)) + floor
+        conditioned = unit_rows(tf[rows] * idf * local)
+        similarity = blend * (plain[rows] @ plain[rows].T) + (1 - blend) * (
+            conditioned @ conditioned.T
+        )
+        distance = np.clip(1.0 - similarity, 0.0, 2.0)
+        np.fill_diagonal(distance, 0.0)
+        trees.append((rows, linkage(squareform(distance, checks=False), method="average")))
+    return trees
+
+
+def conditioned_ceiling(
+    parts: Mapping[str, Sequence[dict[str, Any]]], tuned: str, settings: StorySettings
+) -> None:
+    """Two offline stages: group the part (complete linkage over the plain vectors, or
+    its true topics as an upper bound), then cluster each group over topic-conditioned
+    vectors; for each grouping, the floor, blend and second distance are chosen on the
+    part ``tuned``."""
+    import itertools
+
+    import numpy as np
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    firsts: list[float | None] = [None, 0.90, 0.93, 0.95]  # None: the true topics
+    seconds = [round(d, 2) for d in np.arange(0.80, 0.97, 0.01)]
+    weightings = list(itertools.product(CONDITIONED_FLOORS, CONDITIONED_BLENDS))
+    Choice = tuple[float | None, float, float, float]  # first, floor, blend, second
+    scores: dict[str, dict[Choice, tuple[float, float, float]]] = {}
+    for name, part in parts.items():
+        tf, idf = offline_terms(part, settings)
+        plain = unit_rows(tf * idf)
+        distance = np.clip(1.0 - plain @ plain.T, 0.0, 2.0)
+        np.fill_diagonal(distance, 0.0)
+        tree = linkage(squareform(distance, checks=False), method="complete")
+        gold = {r["id"]: r["cluster"] for r in part}
+        scores[name] = {}
+        for first, (floor, blend) in itertools.product(firsts, weightings):
+            if first is None:
+                groups = np.array([r["topic"] for r in part])
+            else:
+                groups = fcluster(tree, first, criterion="distance")
+            trees = grouped_trees(tf, idf, groups, floor, blend)
+            for second in seconds:
+                pred: dict[str, tuple[int, int]] = {}
+                for g, (rows, sub) in enumerate(trees):
+                    labels = [1] if sub is None else fcluster(sub, second, criterion="distance")
+                    for row, label in zip(rows, labels, strict=True):
+                        pred[part[row]["id"]] = (g, int(label))
+                scores[name][(first, floor, blend, second)] = pairwise(pred, gold)
+    print("offline, two stages: groups, then topic-conditioned vectors within each")
+    heads = f"{'dist':>4} {'floor':>5} {'blend':>5} {'dist':>4} {'P':>6} {'R':>6} {'F1':>6}"
+    print(f"{'stage 1':<17} {'part':<20} {heads}")
+    for first in firsts:
+        stage = "true topics" if first is None else "complete linkage"
+        chosen = max((c for c in scores[tuned] if c[0] == first), key=lambda c: scores[tuned][c][2])
+        _, floor, blend, second = chosen
+        d1 = "-" if first is None else f"{first:.2f}"
+        for name in scores:
+            p, r, f = scores[name][chosen]
+            print(
+                f"{stage:<17} {name:<20} {d1:>4} {floor:5.1f} {blend:5.1f} {second:4.2f} "
+                f"{p:6.3f} {r:6.3f} {f:6.3f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -249,6 +358,7 @@ def main() -> None:
     }
     if args.ceiling:
         ceiling(parts, tuned, settings)
+        conditioned_ceiling(parts, tuned, settings)
         return
     print(f"ECB+ {len(rows)} documents, shuffled, no dates; settings {settings.model_dump()}")
     heads = ("P", "R", "F1", "B3-F1")
