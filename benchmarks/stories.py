@@ -196,8 +196,8 @@ def unit_rows(matrix: Any) -> Any:
 
 def offline_vectors(part: Sequence[dict[str, Any]], settings: StorySettings) -> Any:
     """The part's TF-IDF vectors as the rows of a dense matrix, with the part's own df."""
-    tf, idf = offline_terms(part, settings)
-    return unit_rows(tf * idf)
+    tf, idfs = offline_terms(part, settings)
+    return unit_rows(tf * idfs)
 
 
 def ceiling(
@@ -247,14 +247,14 @@ CONDITIONED_FLOORS = (0.5, 1.0)
 CONDITIONED_BLENDS = (0.0, 0.3)
 
 
-def grouped_trees(tf: Any, idf: Any, groups: Any, floor: float, blend: float) -> list[Any]:
+def grouped_trees(tf: Any, idfs: Any, groups: Any, floor: float, blend: float) -> list[Any]:
     """Per stage-1 group: its rows and the average-linkage tree over the blend of plain
     and topic-conditioned cosines among them (None for a group of one)."""
     import numpy as np
     from scipy.cluster.hierarchy import linkage
     from scipy.spatial.distance import squareform
 
-    plain = unit_rows(tf * idf)
+    plain = unit_rows(tf * idfs)
     trees = []
     for label in np.unique(groups):
         rows = np.flatnonzero(groups == label)
@@ -263,7 +263,7 @@ def grouped_trees(tf: Any, idf: Any, groups: Any, floor: float, blend: float) ->
             continue
         within = (tf[rows] > 0).sum(axis=0)
         local = np.log((len(rows) + 1) / (within + 1)) + floor
-        conditioned = unit_rows(tf[rows] * idf * local)
+        conditioned = unit_rows(tf[rows] * idfs * local)
         similarity = blend * (plain[rows] @ plain[rows].T) + (1 - blend) * (
             conditioned @ conditioned.T
         )
@@ -292,8 +292,8 @@ def conditioned_ceiling(
     Choice = tuple[float | None, float, float, float]  # first, floor, blend, second
     scores: dict[str, dict[Choice, tuple[float, float, float]]] = {}
     for name, part in parts.items():
-        tf, idf = offline_terms(part, settings)
-        plain = unit_rows(tf * idf)
+        tf, idfs = offline_terms(part, settings)
+        plain = unit_rows(tf * idfs)
         distance = np.clip(1.0 - plain @ plain.T, 0.0, 2.0)
         np.fill_diagonal(distance, 0.0)
         tree = linkage(squareform(distance, checks=False), method="complete")
@@ -304,7 +304,7 @@ def conditioned_ceiling(
                 groups = np.array([r["topic"] for r in part])
             else:
                 groups = fcluster(tree, first, criterion="distance")
-            trees = grouped_trees(tf, idf, groups, floor, blend)
+            trees = grouped_trees(tf, idfs, groups, floor, blend)
             for second in seconds:
                 pred: dict[str, tuple[int, int]] = {}
                 for g, (rows, sub) in enumerate(trees):
@@ -313,7 +313,7 @@ def conditioned_ceiling(
                         pred[part[row]["id"]] = (g, int(label))
                 scores[name][(first, floor, blend, second)] = pairwise(pred, gold)
     print("offline, two stages: groups, then topic-conditioned vectors within each")
-    heads = f"{'dist':>4} {'floor':>5} {'blend':>5} {'dist':>4} {'P':>6} {'R':>6} {'F1':>6}"
+    heads = f"{'d1':>4} {'floor':>5} {'blend':>5} {'d2':>4} {'P':>6} {'R':>6} {'F1':>6}"
     print(f"{'stage 1':<17} {'part':<20} {heads}")
     for first in firsts:
         stage = "true topics" if first is None else "complete linkage"
