@@ -42,7 +42,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -194,33 +194,52 @@ def unit_rows(matrix: Any) -> Any:
     return matrix / np.where(norms == 0, 1.0, norms)
 
 
-def offline_vectors(part: Sequence[dict[str, Any]], settings: StorySettings) -> Any:
-    """The part's TF-IDF vectors as the rows of a dense matrix, with the part's own df."""
-    tf, idfs = offline_terms(part, settings)
-    return unit_rows(tf * idfs)
+def cosine_distances(similarity: Any) -> Any:
+    """The condensed distance vector (1 - cosine) of a square similarity matrix, as
+    scipy's ``linkage`` takes it."""
+    import numpy as np
+    from scipy.spatial.distance import squareform
+
+    distance = np.clip(1.0 - similarity, 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    return squareform(distance, checks=False)
 
 
-def ceiling(
-    parts: Mapping[str, Sequence[dict[str, Any]]], tuned: str, settings: StorySettings
-) -> None:
+class OfflinePart(NamedTuple):
+    """One part's documents as the offline ceilings see them, computed once for both."""
+
+    rows: Sequence[dict[str, Any]]
+    tf: Any  # sublinear term frequencies, a row per document (``offline_terms``)
+    idfs: Any  # each column's idf, from the part's own document frequencies
+    plain: Any  # the unit TF-IDF vectors: ``tf * idfs``, rows scaled to length 1
+    condensed: Any  # their pairwise cosine distances (``cosine_distances``)
+
+
+def offline_parts(
+    parts: Mapping[str, Sequence[dict[str, Any]]], settings: StorySettings
+) -> dict[str, OfflinePart]:
+    """Each part's term matrices and distances, for ``ceiling`` and ``conditioned_ceiling``."""
+    found = {}
+    for name, part in parts.items():
+        tf, idfs = offline_terms(part, settings)
+        plain = unit_rows(tf * idfs)
+        found[name] = OfflinePart(part, tf, idfs, plain, cosine_distances(plain @ plain.T))
+    return found
+
+
+def ceiling(parts: Mapping[str, OfflinePart], tuned: str) -> None:
     """Agglomerative clustering of each part, the distance chosen on the part ``tuned``."""
     import numpy as np
     from scipy.cluster.hierarchy import fcluster, linkage  # scipy comes with datasketch
-    from scipy.spatial.distance import squareform
 
     distances = [round(d, 2) for d in np.arange(0.50, 0.99, 0.02)]
     print("offline: all documents of a part at once, cosine distance = 1 - cosine")
     print(f"{'linkage':<9} {'part':<20} {'dist':>5} {'P':>6} {'R':>6} {'F1':>6}")
-    condensed = {}  # each part's pairwise distances, shared by both linkages
-    for name, part in parts.items():
-        matrix = offline_vectors(part, settings)
-        cosine_distance = np.clip(1.0 - matrix @ matrix.T, 0.0, 2.0)
-        np.fill_diagonal(cosine_distance, 0.0)
-        condensed[name] = squareform(cosine_distance, checks=False)
     for method in ("average", "complete"):
         scores: dict[str, dict[float, tuple[float, float, float]]] = {}
-        for name, part in parts.items():
-            tree = linkage(condensed[name], method=method)
+        for name, offline in parts.items():
+            part = offline.rows
+            tree = linkage(offline.condensed, method=method)
             gold = {r["id"]: r["cluster"] for r in part}
             scores[name] = {}
             for d in distances:
@@ -247,14 +266,13 @@ CONDITIONED_FLOORS = (0.5, 1.0)
 CONDITIONED_BLENDS = (0.0, 0.3)
 
 
-def grouped_trees(tf: Any, idfs: Any, groups: Any, floor: float, blend: float) -> list[Any]:
+def grouped_trees(offline: OfflinePart, groups: Any, floor: float, blend: float) -> list[Any]:
     """Per stage-1 group: its rows and the average-linkage tree over the blend of plain
     and topic-conditioned cosines among them (None for a group of one)."""
     import numpy as np
     from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import squareform
 
-    plain = unit_rows(tf * idfs)
+    tf, idfs, plain = offline.tf, offline.idfs, offline.plain
     trees = []
     for label in np.unique(groups):
         rows = np.flatnonzero(groups == label)
@@ -267,15 +285,26 @@ def grouped_trees(tf: Any, idfs: Any, groups: Any, floor: float, blend: float) -
         similarity = blend * (plain[rows] @ plain[rows].T) + (1 - blend) * (
             conditioned @ conditioned.T
         )
-        distance = np.clip(1.0 - similarity, 0.0, 2.0)
-        np.fill_diagonal(distance, 0.0)
-        trees.append((rows, linkage(squareform(distance, checks=False), method="average")))
+        trees.append((rows, linkage(cosine_distances(similarity), method="average")))
     return trees
 
 
-def conditioned_ceiling(
-    parts: Mapping[str, Sequence[dict[str, Any]]], tuned: str, settings: StorySettings
-) -> None:
+def grouped_labels(
+    part: Sequence[dict[str, Any]], trees: Sequence[Any], distance: float
+) -> dict[str, tuple[int, int]]:
+    """Each document's cluster: its group's number and its cluster in that group's tree
+    (``grouped_trees``) cut at ``distance``."""
+    from scipy.cluster.hierarchy import fcluster
+
+    labels: dict[str, tuple[int, int]] = {}
+    for group, (rows, tree) in enumerate(trees):
+        cut = [1] if tree is None else fcluster(tree, distance, criterion="distance")
+        for row, label in zip(rows, cut, strict=True):
+            labels[part[row]["id"]] = (group, int(label))
+    return labels
+
+
+def conditioned_ceiling(parts: Mapping[str, OfflinePart], tuned: str) -> None:
     """Two offline stages: group the part (complete linkage over the plain vectors, or
     its true topics as an upper bound), then cluster each group over topic-conditioned
     vectors; for each grouping, the floor, blend and second distance are chosen on the
@@ -284,34 +313,27 @@ def conditioned_ceiling(
 
     import numpy as np
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
 
     firsts: list[float | None] = [None, 0.90, 0.93, 0.95]  # None: the true topics
     seconds = [round(d, 2) for d in np.arange(0.80, 0.97, 0.01)]
     weightings = list(itertools.product(CONDITIONED_FLOORS, CONDITIONED_BLENDS))
     Choice = tuple[float | None, float, float, float]  # first, floor, blend, second
     scores: dict[str, dict[Choice, tuple[float, float, float]]] = {}
-    for name, part in parts.items():
-        tf, idfs = offline_terms(part, settings)
-        plain = unit_rows(tf * idfs)
-        distance = np.clip(1.0 - plain @ plain.T, 0.0, 2.0)
-        np.fill_diagonal(distance, 0.0)
-        tree = linkage(squareform(distance, checks=False), method="complete")
+    for name, offline in parts.items():
+        part = offline.rows
+        tree = linkage(offline.condensed, method="complete")
         gold = {r["id"]: r["cluster"] for r in part}
         scores[name] = {}
-        for first, (floor, blend) in itertools.product(firsts, weightings):
+        for first in firsts:
             if first is None:
                 groups = np.array([r["topic"] for r in part])
             else:
                 groups = fcluster(tree, first, criterion="distance")
-            trees = grouped_trees(tf, idfs, groups, floor, blend)
-            for second in seconds:
-                pred: dict[str, tuple[int, int]] = {}
-                for g, (rows, sub) in enumerate(trees):
-                    labels = [1] if sub is None else fcluster(sub, second, criterion="distance")
-                    for row, label in zip(rows, labels, strict=True):
-                        pred[part[row]["id"]] = (g, int(label))
-                scores[name][(first, floor, blend, second)] = pairwise(pred, gold)
+            for floor, blend in weightings:
+                trees = grouped_trees(offline, groups, floor, blend)
+                for second in seconds:
+                    pred = grouped_labels(part, trees, second)
+                    scores[name][(first, floor, blend, second)] = pairwise(pred, gold)
     print("offline, two stages: groups, then topic-conditioned vectors within each")
     heads = f"{'d1':>4} {'floor':>5} {'blend':>5} {'d2':>4} {'P':>6} {'R':>6} {'F1':>6}"
     print(f"{'stage 1':<17} {'part':<20} {heads}")
@@ -357,8 +379,9 @@ def main() -> None:
         "all (1-35)": rows,
     }
     if args.ceiling:
-        ceiling(parts, tuned, settings)
-        conditioned_ceiling(parts, tuned, settings)
+        offline = offline_parts(parts, settings)
+        ceiling(offline, tuned)
+        conditioned_ceiling(offline, tuned)
         return
     print(f"ECB+ {len(rows)} documents, shuffled, no dates; settings {settings.model_dump()}")
     heads = ("P", "R", "F1", "B3-F1")
